@@ -1,0 +1,74 @@
+"""autoaudit: a zero-code activity log for Django.
+
+The public names live here. Nothing at import time touches the app registry,
+so ``import autoaudit`` works in ``models.py`` (the ``register`` decorator).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+from autoaudit.context import actor, context, disabled
+from autoaudit.enums import ActionType, ActorType
+from autoaudit.registry import is_registered, register, unregister
+
+if TYPE_CHECKING:
+    from django.db import models
+    from django.http import HttpRequest
+
+    from autoaudit.models import ActivityLog, ActivityLogQuerySet
+
+try:
+    __version__ = version("autoaudit")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "ActionType",
+    "ActorType",
+    "__version__",
+    "actor",
+    "context",
+    "disabled",
+    "get_client_ip",
+    "history",
+    "is_registered",
+    "log_activity",
+    "log_model_change",
+    "register",
+    "unregister",
+]
+
+
+def history(obj: models.Model) -> ActivityLogQuerySet:
+    """The logs of one object, newest first (``ActivityLog.objects.for_instance``)."""
+    from autoaudit.models import ActivityLog
+
+    return ActivityLog.objects.for_instance(obj)
+
+
+def get_client_ip(request: HttpRequest | None) -> str | None:
+    """The client's IP address, honouring ``X-Forwarded-For`` only from trusted proxies."""
+    from autoaudit.request import get_client_ip as _get_client_ip
+
+    return _get_client_ip(request)
+
+
+def log_activity(request: HttpRequest | None, action: str, entity_type: str, **kwargs: Any) -> ActivityLog:
+    """Write one log by hand (the design document's helper); see ``autoaudit.manual``."""
+    from autoaudit.manual import log_activity as _log_activity
+
+    return _log_activity(request, action, entity_type, **kwargs)
+
+
+def log_model_change(
+    request: HttpRequest | None,
+    instance: models.Model,
+    action: str,
+    old_instance: models.Model | None = None,
+) -> ActivityLog | None:
+    """Log a change of ``instance`` by hand (the design document's helper)."""
+    from autoaudit.manual import log_model_change as _log_model_change
+
+    return _log_model_change(request, instance, action, old_instance)

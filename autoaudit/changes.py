@@ -1,0 +1,362 @@
+"""From a tracked write to its log row: snapshot, compare, mask, describe.
+
+Old values are read in ``pre_save`` with one query over the tracked columns
+that are loaded on the instance (deferred columns are neither fetched nor
+compared). Values assigned as expressions (``F("stock") - 1``) are computed
+by the same query, under ``SELECT ... FOR UPDATE``, so the log holds the
+number the database stores. No deepdiff runs for values that compare equal.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
+from django.db import connections, models
+from django.utils import timezone
+
+from autoaudit import descriptions, writer
+from autoaudit.conf import get_settings
+from autoaudit.diff import nested_paths
+from autoaudit.masking import mask_nested, mask_value, scrub_text
+from autoaudit.registry import Tracker
+from autoaudit.serialization import safe_str, to_json
+
+_EXPR_PREFIX = "_autoaudit_expr_"
+
+
+class Snapshot:
+    """Old values of one instance, read before its save."""
+
+    __slots__ = ("computed", "exists", "fields", "values")
+
+    def __init__(
+        self,
+        fields: tuple[models.Field[Any, Any], ...],
+        values: Mapping[str, Any] | None,
+        computed: Mapping[str, Any],
+    ) -> None:
+        self.fields = fields
+        self.values = values
+        self.exists = values is not None
+        self.computed = computed
+
+
+def log_raw_saves() -> bool:
+    return get_settings().LOG_RAW_SAVES
+
+
+def _is_expression(value: Any) -> bool:
+    return hasattr(value, "resolve_expression")
+
+
+def snapshot(
+    tracker: Tracker,
+    instance: models.Model,
+    using: str | None,
+    update_fields: Iterable[str] | None,
+    force_insert: bool,
+) -> Snapshot | None:
+    """Old values for an update; ``None`` for a create (no query)."""
+    state = instance._state
+    pk = instance.pk
+    if pk is None or (state.adding and (force_insert or tracker.model._meta.pk.has_default())):
+        return None
+    data = instance.__dict__
+    wanted = None if update_fields is None else frozenset(update_fields)
+    fields = tuple(
+        f
+        for f in tracker.fields
+        if f.attname in data
+        and (wanted is None or f.name in wanted or f.attname in wanted)
+    )
+    if not fields:
+        return Snapshot((), {}, {}) if not state.adding else None
+    expressions = {
+        f"{_EXPR_PREFIX}{f.attname}": data[f.attname] for f in fields if _is_expression(data[f.attname])
+    }
+    queryset = tracker.model._base_manager.using(using).filter(pk=pk)
+    connection = connections[using or "default"]
+    if expressions:
+        queryset = queryset.annotate(**expressions)
+        if connection.features.has_select_for_update and not connection.get_autocommit():
+            queryset = queryset.select_for_update()
+    row = queryset.values(*[f.attname for f in fields], *expressions).first()
+    if row is None:
+        return None  # an explicit pk that does not exist yet: a create
+    computed = {name[len(_EXPR_PREFIX) :]: row.pop(name) for name in expressions}
+    return Snapshot(fields, row, computed)
+
+
+# -- value normalisation ------------------------------------------------------
+def _python(field: models.Field[Any, Any], value: Any) -> Any:
+    """The value as the database would give it back, for comparison."""
+    if value is None:
+        return None
+    try:
+        if isinstance(field, models.ForeignKey):
+            value = field.target_field.to_python(value)
+        elif not isinstance(field, models.JSONField):
+            value = field.to_python(value)
+    except (ValidationError, TypeError, ValueError):
+        return value
+    if isinstance(value, decimal.Decimal) and isinstance(field, models.DecimalField):
+        places = field.decimal_places
+        if places is not None and value.is_finite():
+            try:
+                value = value.quantize(decimal.Decimal(1).scaleb(-places))
+            except decimal.InvalidOperation:
+                pass
+    elif (
+        isinstance(value, datetime.datetime)
+        and django_settings.USE_TZ
+        and timezone.is_naive(value)
+    ):
+        value = timezone.make_aware(value, datetime.UTC)
+    return value
+
+
+def _differs(field: models.Field[Any, Any], old: Any, new: Any) -> bool:
+    if type(old) is type(new) and not isinstance(old, dict | list) and old == new:
+        return False
+    if isinstance(old, dict | list) or isinstance(new, dict | list):
+        return bool(nested_paths(old, new))
+    new = _python(field, new)
+    try:
+        return bool(old != new)
+    except Exception:
+        return True
+
+
+def _render(tracker: Tracker, field: models.Field[Any, Any], value: Any) -> Any:
+    """Serialised and masked value of one field."""
+    limit = get_settings().MAX_VALUE_LENGTH
+    if isinstance(field, models.FileField) and not isinstance(value, str):
+        value = getattr(value, "name", value)
+    rendered = to_json(value, limit)
+    strategy = tracker.masks.get(field.name)
+    if strategy is not None:
+        return mask_value(rendered, strategy)
+    if isinstance(rendered, dict | list):
+        return mask_nested(rendered, tracker.options.mask_fields, get_settings().MASK_FIELDS)
+    return rendered
+
+
+def _secrets(tracker: Tracker, values: Iterable[Mapping[str, Any] | None]) -> list[str]:
+    found = []
+    for mapping in values:
+        if not mapping:
+            continue
+        for name in tracker.masks:
+            raw = mapping.get(name)
+            if raw is not None and not isinstance(raw, bool):
+                found.append(safe_str(raw))
+    return found
+
+
+def _entity_name(tracker: Tracker, instance: models.Model, secrets: list[str]) -> str:
+    fallback = f"{type(instance).__name__} object ({instance.pk})"
+    getter = tracker.options.entity_name
+    try:
+        name = getter(instance) if getter is not None else str(instance)
+    except Exception:
+        name = fallback
+    return scrub_text(safe_str(name, fallback), secrets) or fallback
+
+
+def _guest(tracker: Tracker, instance: models.Model) -> dict[str, Any] | None:
+    if not tracker.options.guest_fields:
+        return None
+    guest = {}
+    for key, name in tracker.options.guest_fields.items():
+        value = getattr(instance, name, None)
+        if value not in (None, ""):
+            guest[key] = safe_str(value)
+    return guest
+
+
+def _labels(tracker: Tracker) -> dict[str, str]:
+    return {f.name: safe_str(getattr(f, "verbose_name", f.name)) for f in tracker.fields}
+
+
+def _description(
+    tracker: Tracker,
+    instance: models.Model,
+    action: str,
+    name: str,
+    changed: list[str],
+    old_values: Mapping[str, Any] | None,
+    new_values: Mapping[str, Any] | None,
+    secrets: list[str],
+) -> str:
+    custom = tracker.options.description
+    if custom is not None:
+        try:
+            text = custom(
+                instance=instance,
+                action=action,
+                changed_fields=changed,
+                old_values=old_values,
+                new_values=new_values,
+            )
+        except Exception:
+            text = None
+        if text:
+            return scrub_text(safe_str(text), secrets) or ""
+    verbose = safe_str(tracker.model._meta.verbose_name)
+    triples = descriptions.change_triples(_labels(tracker), changed, old_values, new_values)
+    return scrub_text(descriptions.describe(action, verbose, name, triples), secrets) or ""
+
+
+def _write(
+    tracker: Tracker,
+    instance: models.Model,
+    action: str,
+    using: str | None,
+    old_values: dict[str, Any] | None,
+    new_values: dict[str, Any] | None,
+    changed: list[str] | None,
+    raw_values: list[Mapping[str, Any] | None],
+) -> None:
+    secrets = _secrets(tracker, raw_values)
+    name = _entity_name(tracker, instance, secrets)
+    description = _description(
+        tracker, instance, action, name, changed or [], old_values, new_values, secrets
+    )
+    log = writer.build(
+        action=action,
+        entity=tracker.entity,
+        computed_entity=tracker.computed_entity,
+        pk=instance.pk,
+        entity_name=name,
+        old_values=old_values,
+        new_values=new_values,
+        changed_fields=changed,
+        description=description,
+        guest=_guest(tracker, instance),
+    )
+    writer.insert(log, using)
+
+
+# -- entry points -------------------------------------------------------------
+def log_save(
+    tracker: Tracker,
+    instance: models.Model,
+    created: bool,
+    snap: Snapshot | None,
+    using: str | None,
+) -> None:
+    data = instance.__dict__
+    if created or snap is None or not snap.exists:
+        if "create" not in tracker.actions:
+            return
+        fields = [f for f in tracker.fields if f.attname in data]
+        raw = {f.name: _python(f, data[f.attname]) for f in fields}
+        new_values = {f.name: _render(tracker, f, raw[f.name]) for f in fields}
+        _write(tracker, instance, "create", using, None, new_values, None, [raw])
+        return
+    if "update" not in tracker.actions or snap.values is None:
+        return
+    old_values: dict[str, Any] = {}
+    new_values: dict[str, Any] = {}
+    changed: list[str] = []
+    raw_old: dict[str, Any] = {}
+    raw_new: dict[str, Any] = {}
+    for f in snap.fields:
+        old = snap.values[f.attname]
+        new = snap.computed[f.attname] if f.attname in snap.computed else data.get(f.attname)
+        if not _differs(f, old, new):
+            continue
+        new = _python(f, new)
+        changed.append(f.name)
+        raw_old[f.name], raw_new[f.name] = old, new
+        old_values[f.name] = _render(tracker, f, old)
+        new_values[f.name] = _render(tracker, f, new)
+    if changed:
+        _write(tracker, instance, "update", using, old_values, new_values, changed, [raw_old, raw_new])
+
+
+def log_delete(tracker: Tracker, instance: models.Model, using: str | None) -> None:
+    data = instance.__dict__
+    # Deferred columns are not fetched, and a value still holding an
+    # expression (Django < 6 does not refresh it after save) is not a value.
+    fields = [
+        f for f in tracker.fields if f.attname in data and not _is_expression(data[f.attname])
+    ]
+    raw = {f.name: _python(f, data[f.attname]) for f in fields}
+    old_values = {f.name: _render(tracker, f, raw[f.name]) for f in fields}
+    _write(tracker, instance, "delete", using, old_values, None, None, [raw])
+
+
+# -- many-to-many -------------------------------------------------------------
+def _m2m_columns(field: models.ManyToManyField[Any, Any]) -> tuple[type[models.Model], str, str]:
+    through = field.remote_field.through  # type: ignore[union-attr]
+    source = field.m2m_field_name()
+    target = field.m2m_reverse_field_name()
+    return through, f"{source}_id", f"{target}_id"
+
+
+def m2m_before(
+    tracker: Tracker,
+    field: models.ManyToManyField[Any, Any],
+    instance: models.Model,
+    reverse: bool,
+    pk_set: set[Any] | None,
+    action: str,
+    using: str | None,
+) -> dict[Any, list[Any]]:
+    """``{tracked object pk: [related pks]}`` before an m2m change (one query)."""
+    through, source, target = _m2m_columns(field)
+    rows = through._base_manager.using(using)
+    if not reverse:
+        pks = list(rows.filter(**{source: instance.pk}).values_list(target, flat=True))
+        return {instance.pk: sorted(pks, key=safe_str)}
+    # Reverse side: the tracked objects are the other end of the relation.
+    if pk_set is None:  # clear(): every tracked object linked to this one
+        owners = rows.filter(**{target: instance.pk}).values_list(source, flat=True)
+    else:
+        owners = list(pk_set)
+    before: dict[Any, list[Any]] = {pk: [] for pk in owners}
+    for owner, related in rows.filter(**{f"{source}__in": list(before)}).values_list(source, target):
+        before.setdefault(owner, []).append(related)
+    return {pk: sorted(v, key=safe_str) for pk, v in before.items()}
+
+
+def log_m2m(
+    tracker: Tracker,
+    field: models.ManyToManyField[Any, Any],
+    instance: models.Model,
+    reverse: bool,
+    action: str,
+    pk_set: set[Any] | None,
+    before: dict[Any, list[Any]],
+    using: str | None,
+) -> None:
+    changed_pks = set(pk_set or ())
+    if not reverse:
+        owners = {instance.pk: instance}
+    else:
+        objects = tracker.model._base_manager.using(using).in_bulk(list(before))
+        owners = dict(objects)
+    for owner_pk, old in before.items():
+        owner = owners.get(owner_pk)
+        if owner is None:
+            continue
+        if action == "post_clear":
+            new: list[Any] = []
+        elif reverse:
+            new = sorted({*old, instance.pk} if action == "post_add" else set(old) - {instance.pk}, key=safe_str)
+        elif action == "post_add":
+            new = sorted(set(old) | changed_pks, key=safe_str)
+        else:
+            new = sorted(set(old) - changed_pks, key=safe_str)
+        if new == old:
+            continue
+        old_json = to_json(old, get_settings().MAX_VALUE_LENGTH)
+        new_json = to_json(new, get_settings().MAX_VALUE_LENGTH)
+        _write(tracker, owner, "update", using, {field.name: old_json}, {field.name: new_json},
+               [field.name], [])

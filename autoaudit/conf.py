@@ -1,0 +1,242 @@
+"""The ``AUTOAUDIT`` settings: one typed, validated, cached object.
+
+Read it with :func:`get_settings`. The result is cached and dropped whenever
+``AUTOAUDIT`` or ``SECRET_KEY`` changes (``override_settings``, the pytest
+``settings`` fixture), so nothing on the hot path reads ``django.conf``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+MASK_STRATEGIES = ("redact", "partial", "hash", "exclude")
+ACTOR_TYPES = ("user", "guest", "system")
+AUTH_EVENT_NAMES = ("login", "logout", "login_failed")
+REGISTER_OPTIONS = (
+    "include_fields",
+    "exclude_fields",
+    "mask_fields",
+    "m2m_fields",
+    "entity",
+    "entity_name",
+    "guest_fields",
+    "actions",
+    "bulk",
+    "description",
+)
+
+#: Field-name fragments masked out of the box (matched case-insensitively as
+#: parts of field names and JSON keys: ``secret_token`` and ``API_KEY`` match).
+DEFAULT_MASK_FIELDS: Mapping[str, str] = {
+    "password": "redact",
+    "passwd": "redact",
+    "token": "redact",
+    "secret": "redact",
+    "api_key": "redact",
+    "apikey": "redact",
+    "access_key": "redact",
+    "private_key": "redact",
+    "card_number": "redact",
+    "cardnumber": "redact",
+    "credit_card": "redact",
+    "cvv": "redact",
+    "cvc": "redact",
+}
+
+DEFAULT_RETENTION_DAYS: Mapping[str, int | None] = {
+    "user": 730,
+    "guest": 90,
+    "system": 730,
+}
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class AutoauditSettings:
+    """The validated ``AUTOAUDIT`` settings with every default filled in."""
+
+    MODELS: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    MASK_FIELDS: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MASK_FIELDS))
+    MASK_HASH_KEY: bytes = b""
+    MAX_VALUE_LENGTH: int = 10_000
+    TRUSTED_PROXIES: tuple[IPNetwork, ...] = ()
+    GUEST_TRACKING: bool = True
+    RETENTION_DAYS: Mapping[str, int | None] = field(
+        default_factory=lambda: dict(DEFAULT_RETENTION_DAYS)
+    )
+    ON_ERROR: Literal["raise", "log"] = "raise"
+    AUTH_EVENTS: frozenset[str] = frozenset(AUTH_EVENT_NAMES)
+    LOG_RAW_SAVES: bool = False
+
+
+def _fail(key: str, message: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"AUTOAUDIT[{key!r}] {message}")
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(key, f"must be True or False, not {value!r}.")
+    return value
+
+
+def _mask_fields(value: Any) -> dict[str, str]:
+    key = "MASK_FIELDS"
+    if isinstance(value, list | tuple):
+        value = dict.fromkeys(value, "redact")
+    if not isinstance(value, Mapping):
+        raise _fail(key, f"must be a dict of field name -> strategy or a list, not {value!r}.")
+    merged = dict(DEFAULT_MASK_FIELDS)
+    for name, strategy in value.items():
+        if not isinstance(name, str) or not name:
+            raise _fail(key, f"has a field name that is not a non-empty string: {name!r}.")
+        if strategy not in MASK_STRATEGIES:
+            raise _fail(
+                key,
+                f"gives {name!r} the unknown strategy {strategy!r}; "
+                f"choose one of {', '.join(MASK_STRATEGIES)}.",
+            )
+        merged[name.lower()] = strategy
+    return merged
+
+
+def _models(value: Any) -> dict[str, dict[str, Any]]:
+    key = "MODELS"
+    if isinstance(value, list | tuple):
+        value = {label: {} for label in value}
+    if not isinstance(value, Mapping):
+        raise _fail(key, f"must be a dict of 'app_label.Model' -> options, not {value!r}.")
+    result: dict[str, dict[str, Any]] = {}
+    for label, options in value.items():
+        if not isinstance(label, str) or label.count(".") != 1:
+            raise _fail(key, f"has {label!r}, which is not an 'app_label.ModelName' label.")
+        if options is None:
+            options = {}
+        if not isinstance(options, Mapping):
+            raise _fail(key, f"gives {label!r} options that are not a dict: {options!r}.")
+        unknown = sorted(set(options) - set(REGISTER_OPTIONS))
+        if unknown:
+            raise _fail(
+                key,
+                f"gives {label!r} unknown option(s) {', '.join(unknown)}; "
+                f"known: {', '.join(REGISTER_OPTIONS)}.",
+            )
+        result[label] = dict(options)
+    return result
+
+
+def _hash_key(value: Any) -> bytes:
+    if value is None:
+        value = getattr(django_settings, "SECRET_KEY", "")
+    if isinstance(value, str):
+        value = value.encode()
+    if not isinstance(value, bytes) or not value:
+        raise _fail("MASK_HASH_KEY", "must be a non-empty string or bytes (default: SECRET_KEY).")
+    return value
+
+
+def _max_value_length(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 100:
+        raise _fail("MAX_VALUE_LENGTH", f"must be an integer of at least 100, not {value!r}.")
+    return value
+
+
+def _trusted_proxies(value: Any) -> tuple[IPNetwork, ...]:
+    key = "TRUSTED_PROXIES"
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise _fail(key, f"must be a list of IP addresses or CIDR networks, not {value!r}.")
+    networks = []
+    for item in value:
+        try:
+            networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            raise _fail(key, f"has {item!r}, which is not an IP address or network.") from None
+    return tuple(networks)
+
+
+def _retention(value: Any) -> dict[str, int | None]:
+    key = "RETENTION_DAYS"
+    if not isinstance(value, Mapping):
+        raise _fail(key, f"must be a dict of actor type -> days or None, not {value!r}.")
+    merged = dict(DEFAULT_RETENTION_DAYS)
+    for actor_type, days in value.items():
+        if actor_type not in ACTOR_TYPES:
+            raise _fail(
+                key, f"has the unknown actor type {actor_type!r}; use {', '.join(ACTOR_TYPES)}."
+            )
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+            raise _fail(key, f"gives {actor_type!r} {days!r}; use a positive number of days or None.")
+        merged[actor_type] = days
+    return merged
+
+
+def _on_error(value: Any) -> Literal["raise", "log"]:
+    if value == "raise":
+        return "raise"
+    if value == "log":
+        return "log"
+    raise _fail("ON_ERROR", f"must be 'raise' or 'log', not {value!r}.")
+
+
+def _auth_events(value: Any) -> frozenset[str]:
+    key = "AUTH_EVENTS"
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise _fail(key, f"must be a list of event names, not {value!r}.")
+    unknown = sorted(set(value) - set(AUTH_EVENT_NAMES), key=str)
+    if unknown:
+        raise _fail(
+            key, f"has unknown event(s) {unknown!r}; choose from {', '.join(AUTH_EVENT_NAMES)}."
+        )
+    return frozenset(value)
+
+
+_PARSERS = {
+    "MODELS": _models,
+    "MASK_FIELDS": _mask_fields,
+    "MASK_HASH_KEY": _hash_key,
+    "MAX_VALUE_LENGTH": _max_value_length,
+    "TRUSTED_PROXIES": _trusted_proxies,
+    "GUEST_TRACKING": lambda value: _bool("GUEST_TRACKING", value),
+    "RETENTION_DAYS": _retention,
+    "ON_ERROR": _on_error,
+    "AUTH_EVENTS": _auth_events,
+    "LOG_RAW_SAVES": lambda value: _bool("LOG_RAW_SAVES", value),
+}
+
+#: The keys ``AUTOAUDIT`` accepts.
+KNOWN_KEYS = tuple(_PARSERS)
+
+
+def parse_settings(raw: Any) -> AutoauditSettings:
+    """Validate a raw ``AUTOAUDIT`` value; raise ``ImproperlyConfigured`` naming the key."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ImproperlyConfigured(f"AUTOAUDIT must be a dict, not {type(raw).__name__}.")
+    unknown = sorted(set(raw) - set(_PARSERS), key=str)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"AUTOAUDIT has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"known keys: {', '.join(KNOWN_KEYS)}."
+        )
+    values = {key: parser(raw[key]) for key, parser in _PARSERS.items() if key in raw}
+    if "MASK_HASH_KEY" not in values:
+        values["MASK_HASH_KEY"] = _hash_key(None)
+    return AutoauditSettings(**values)
+
+
+@cache
+def get_settings() -> AutoauditSettings:
+    """The current validated settings (cached until a setting changes)."""
+    return parse_settings(getattr(django_settings, "AUTOAUDIT", None))
+
+
+def clear_cache() -> None:
+    get_settings.cache_clear()

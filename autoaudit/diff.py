@@ -1,0 +1,75 @@
+"""What changed between two values, with deepdiff for nested structures.
+
+Plain values are compared with ``==`` first; deepdiff runs only for containers
+(JSON fields) that differ, or that compare equal while their JSON differs
+(``1`` and ``True`` are equal in Python but not in JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from deepdiff import DeepDiff
+
+_CONTAINERS = (dict, list)
+
+
+def _strict_equal(old: Any, new: Any) -> bool:
+    """Equality that also tells bools from numbers, recursively."""
+    if type(old) is bool or type(new) is bool:
+        return type(old) is type(new) and old == new
+    if isinstance(old, dict) and isinstance(new, dict):
+        return old.keys() == new.keys() and all(_strict_equal(old[k], new[k]) for k in old)
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(_strict_equal(a, b) for a, b in zip(old, new, strict=True))
+    return bool(old == new)
+
+
+def _format(path: list[Any]) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def nested_paths(old: Any, new: Any) -> list[str]:
+    """Dotted paths inside one value that differ (``[]`` when equal).
+
+    ``""`` stands for the value as a whole (a scalar, or a type change).
+    """
+    if isinstance(old, _CONTAINERS) and isinstance(new, _CONTAINERS):
+        if _strict_equal(old, new):
+            return []
+        tree = DeepDiff(old, new, view="tree", ignore_numeric_type_changes=True)
+        paths = {_format(level.path(output_format="list")) for levels in tree.values() for level in levels}
+        return sorted(paths)
+    return [] if _strict_equal(old, new) else [""]
+
+
+def changed_paths(
+    old_values: Mapping[str, Any] | None,
+    new_values: Mapping[str, Any] | None,
+    changed_fields: Iterable[str] | None = None,
+) -> list[str]:
+    """Dotted paths of what changed in a log row (``ActivityLog.changed_paths``)."""
+    old_values = old_values if isinstance(old_values, Mapping) else {}
+    new_values = new_values if isinstance(new_values, Mapping) else {}
+    names = list(changed_fields) if changed_fields else list(dict.fromkeys([*old_values, *new_values]))
+    result: list[str] = []
+    for name in names:
+        inner = nested_paths(old_values.get(name), new_values.get(name))
+        if not inner and name in (changed_fields or ()):
+            # Listed as changed but rendered equal (e.g. both masked).
+            result.append(name)
+        for path in inner:
+            if not path:
+                result.append(name)
+            elif path.startswith("["):
+                result.append(f"{name}{path}")
+            else:
+                result.append(f"{name}.{path}")
+    return result

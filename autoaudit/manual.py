@@ -1,0 +1,150 @@
+"""The design document's helpers: ``log_activity`` and ``log_model_change``.
+
+Both resolve the actor like automatic logs do (an explicit ``request`` is used
+for this one call), mask values and apply the size limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+
+from autoaudit import writer
+from autoaudit.conf import get_settings
+from autoaudit.masking import mask_mapping, scrub_text
+from autoaudit.request import _request
+from autoaudit.serialization import safe_str, to_json
+
+if TYPE_CHECKING:
+    from autoaudit.models import ActivityLog
+
+_GUEST_KEYS = ("source",)
+
+
+@contextmanager
+def _using_request(request: Any) -> Iterator[None]:
+    if request is None:
+        yield
+        return
+    token = _request.set(request)
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+def _secrets(values: Mapping[str, Any] | None) -> list[str]:
+    from autoaudit.masking import strategy_for
+
+    if not values:
+        return []
+    masks = get_settings().MASK_FIELDS
+    return [
+        safe_str(value)
+        for key, value in values.items()
+        if value is not None and strategy_for(str(key), {}, masks) is not None
+    ]
+
+
+def log_activity(
+    request: Any,
+    action: str,
+    entity_type: str,
+    entity_id: Any = None,
+    entity_name: str | None = None,
+    old_values: Mapping[str, Any] | None = None,
+    new_values: Mapping[str, Any] | None = None,
+    changed_fields: list[str] | None = None,
+    description: str | None = None,
+    guest_name: str | None = None,
+    guest_email: str | None = None,
+    guest_phone: str | None = None,
+    **kwargs: Any,
+) -> ActivityLog:
+    """Write one log by hand. ``entity_type`` is the short entity name or
+    ``"app_label.Model"``; extra keyword arguments (``source``, ``device``, ...)
+    describe a guest, except ``extra_data`` and ``computed_entity``."""
+    from autoaudit.models import _resolve_model
+    from autoaudit.registry import entity_labels
+
+    limit = get_settings().MAX_VALUE_LENGTH
+    computed = kwargs.pop("computed_entity", None)
+    extra_data = kwargs.pop("extra_data", None)
+    using = kwargs.pop("using", None)
+    model = _resolve_model(entity_type) if "." in entity_type else None
+    if model is not None:
+        entity, computed = entity_labels(model)
+    else:
+        entity = entity_type
+        computed = computed or entity_type
+    secrets = _secrets(old_values) + _secrets(new_values)
+    guest = {"name": guest_name, "email": guest_email, "phone": guest_phone}
+    guest.update({key: kwargs.pop(key) for key in _GUEST_KEYS if key in kwargs})
+    extra_metadata = {k: v for k, v in kwargs.items() if v is not None}
+    if extra_metadata:
+        guest["extra_metadata"] = extra_metadata
+    with _using_request(request):
+        log = writer.build(
+            action=action,
+            entity=entity,
+            computed_entity=computed,
+            pk=entity_id,
+            entity_name=scrub_text(entity_name, secrets),
+            old_values=mask_mapping(to_json(old_values, limit)),
+            new_values=mask_mapping(to_json(new_values, limit)),
+            changed_fields=to_json(changed_fields, limit),
+            description=scrub_text(description, secrets),
+            guest={k: v for k, v in guest.items() if v is not None},
+            extra_data=extra_data,
+        )
+    writer.insert(log, using)
+    return log
+
+
+def _field_values(instance: models.Model) -> dict[str, Any]:
+    from autoaudit.registry import registry
+
+    tracker = registry.tracker_for(type(instance))
+    if tracker is not None:
+        fields = tracker.fields
+    else:
+        fields = tuple(
+            f
+            for f in instance._meta.concrete_fields
+            if not f.primary_key
+            and not getattr(f, "auto_now", False)
+            and not getattr(f, "auto_now_add", False)
+        )
+    return {f.name: instance.__dict__.get(f.attname) for f in fields if f.attname in instance.__dict__}
+
+
+def log_model_change(
+    request: Any,
+    instance: models.Model,
+    action: str,
+    old_instance: models.Model | None = None,
+) -> ActivityLog | None:
+    """Log a create/update/delete of ``instance`` by hand; for an update,
+    ``old_instance`` gives the old values (no log if nothing changed)."""
+    new = _field_values(instance)
+    with _using_request(request):
+        if action == "update":
+            if old_instance is None:
+                return None
+            old = _field_values(old_instance)
+            changed = [name for name in new if name in old and old[name] != new[name]]
+            if not changed:
+                return None
+            return writer.create_for_instance(
+                instance,
+                action,
+                old_values={name: old[name] for name in changed},
+                new_values={name: new[name] for name in changed},
+                changed_fields=changed,
+            )
+        if action == "delete":
+            return writer.create_for_instance(instance, action, old_values=new)
+        return writer.create_for_instance(instance, action, new_values=new)

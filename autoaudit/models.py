@@ -1,0 +1,235 @@
+"""The one table, ``activity_logs``, as the design document lays it out."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from autoaudit.enums import ActionType, ActorType
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+
+class ActivityLogQuerySet(models.QuerySet["ActivityLog"]):
+    """Queries for reading history; each one is backed by an index."""
+
+    def for_instance(self, instance: models.Model) -> ActivityLogQuerySet:
+        """Logs of one object, newest first (integer, UUID and string keys)."""
+        from autoaudit.registry import entity_labels
+
+        _entity, computed = entity_labels(type(instance))
+        return self.filter(computed_entity=computed, entity_pk=str(instance.pk))
+
+    def for_model(self, model: type[models.Model] | str) -> ActivityLogQuerySet:
+        """Logs of every object of a model (a class or ``"app_label.Model"``)."""
+        from autoaudit.registry import entity_labels
+
+        if isinstance(model, str):
+            resolved = _resolve_model(model)
+            if resolved is None:
+                return self.filter(computed_entity=model)
+            model = resolved
+        return self.filter(computed_entity=entity_labels(model)[1])
+
+    def for_actor(self, actor: AbstractBaseUser | str) -> ActivityLogQuerySet:
+        """A user's logs (by the FK) or an actor's logs by ``actor_identifier``."""
+        if isinstance(actor, str):
+            return self.filter(actor_identifier=actor)
+        return self.filter(user=actor)
+
+    def users(self) -> ActivityLogQuerySet:
+        """Logs whose actor is an authenticated user."""
+        return self.filter(actor_type=ActorType.USER)
+
+    def guests(self) -> ActivityLogQuerySet:
+        """Logs whose actor is an anonymous visitor."""
+        return self.filter(actor_type=ActorType.GUEST)
+
+    def system(self) -> ActivityLogQuerySet:
+        """Logs written outside any request (commands, tasks, shell)."""
+        return self.filter(actor_type=ActorType.SYSTEM)
+
+
+class ActivityLogManager(models.Manager["ActivityLog"]):
+    def get_queryset(self) -> ActivityLogQuerySet:
+        return ActivityLogQuerySet(self.model, using=self._db)
+
+    def for_instance(self, instance: models.Model) -> ActivityLogQuerySet:
+        return self.get_queryset().for_instance(instance)
+
+    def for_model(self, model: type[models.Model] | str) -> ActivityLogQuerySet:
+        return self.get_queryset().for_model(model)
+
+    def for_actor(self, actor: AbstractBaseUser | str) -> ActivityLogQuerySet:
+        return self.get_queryset().for_actor(actor)
+
+    def users(self) -> ActivityLogQuerySet:
+        return self.get_queryset().users()
+
+    def guests(self) -> ActivityLogQuerySet:
+        return self.get_queryset().guests()
+
+    def system(self) -> ActivityLogQuerySet:
+        return self.get_queryset().system()
+
+
+def _resolve_model(path: str | None) -> type[models.Model] | None:
+    if not path or not isinstance(path, str):
+        return None
+    try:
+        app_label, model_name = path.split(".")
+        return apps.get_model(app_label, model_name)
+    except (ValueError, LookupError):
+        return None
+
+
+class ActivityLog(models.Model):
+    """One recorded activity: who did what to which object, and what changed."""
+
+    # Actor information (user, guest or system)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="activity_logs",
+        # Indexed by idx_actlog_user_time, whose leading column is user_id.
+        db_index=False,
+        verbose_name=_("user"),
+    )
+    actor_type = models.CharField(
+        _("actor type"),
+        max_length=6,
+        choices=ActorType.choices,
+        default=ActorType.USER,
+    )
+    actor_identifier = models.CharField(
+        _("actor identifier"), max_length=255, null=True, blank=True
+    )
+    actor_name = models.CharField(_("actor name"), max_length=255, null=True, blank=True)
+    actor_metadata = models.JSONField(_("actor metadata"), null=True, blank=True)
+
+    # Activity information
+    action = models.CharField(_("action"), max_length=12, choices=ActionType.choices)
+    entity = models.CharField(_("entity"), max_length=50)
+    computed_entity = models.CharField(_("computed entity"), max_length=100)
+    entity_id = models.BigIntegerField(_("entity id"), null=True, blank=True)
+    entity_pk = models.CharField(_("entity primary key"), max_length=255, null=True, blank=True)
+    entity_name = models.CharField(_("entity name"), max_length=255, null=True, blank=True)
+
+    # Change details
+    old_values = models.JSONField(_("old values"), null=True, blank=True)
+    new_values = models.JSONField(_("new values"), null=True, blank=True)
+    changed_fields = models.JSONField(_("changed fields"), null=True, blank=True)
+
+    # Metadata
+    description = models.TextField(_("description"), null=True, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.TextField(_("user agent"), null=True, blank=True)
+    extra_data = models.JSONField(
+        _("extra data"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Flexible storage for additional context, metadata, "
+            "or application-specific data"
+        ),
+    )
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = ActivityLogManager()
+
+    class Meta:
+        db_table = "activity_logs"
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("activity log")
+        verbose_name_plural = _("activity logs")
+        get_latest_by = "created_at"
+        # The seed's seven indexes, by name ("MySQL-safe": none of them is the
+        # FK's own index), plus two the readers need.
+        indexes = [
+            models.Index(fields=["-created_at"], name="idx_actlog_created_at"),
+            models.Index(fields=["actor_type", "-created_at"], name="idx_actlog_type_time"),
+            models.Index(fields=["entity", "entity_id"], name="idx_actlog_entity"),
+            models.Index(fields=["computed_entity", "entity_id"], name="idx_actlog_comp_ent"),
+            models.Index(fields=["action", "-created_at"], name="idx_actlog_action_time"),
+            models.Index(fields=["actor_identifier"], name="idx_actlog_actor_id"),
+            models.Index(fields=["entity", "-created_at"], name="idx_actlog_ent_time"),
+            # History of one object (for_instance): any primary key type.
+            models.Index(
+                fields=["computed_entity", "entity_pk", "-created_at"],
+                name="idx_actlog_comp_pk_time",
+            ),
+            # A user's own activity, newest first; also serves the FK.
+            models.Index(fields=["user", "-created_at"], name="idx_actlog_user_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_actor_display_name()} {self.action} {self.entity}"
+
+    def get_actor_display_name(self) -> str:
+        """User: full name or username; otherwise ``actor_name`` or a fallback."""
+        if self.actor_type == ActorType.USER and self.user_id is not None:
+            user = self.user
+            if user is not None:
+                full_name = getattr(user, "get_full_name", None)
+                name = full_name() if callable(full_name) else None
+                return str(name or user.get_username())
+        if self.actor_name:
+            return self.actor_name
+        if self.actor_type == ActorType.SYSTEM:
+            return str(_("System"))
+        if self.actor_type == ActorType.USER:
+            return str(_("Deleted user"))
+        return str(_("Anonymous Guest"))
+
+    def get_target_model_class(self) -> type[models.Model] | None:
+        """The model class named by ``computed_entity``, or ``None``."""
+        return _resolve_model(self.computed_entity)
+
+    def get_target_instance(self) -> models.Model | None:
+        """The object this log is about, or ``None`` if it (or its model) is gone."""
+        model = self.get_target_model_class()
+        pk = self.entity_pk if self.entity_pk is not None else self.entity_id
+        if model is None or pk is None:
+            return None
+        try:
+            return model._default_manager.get(pk=pk)
+        except (ObjectDoesNotExist, ValidationError, ValueError, TypeError):
+            return None
+
+    def get_extra_value(self, key: str, default: Any = None) -> Any:
+        """Read one key of ``extra_data``, tolerating a missing or non-dict value."""
+        if not isinstance(self.extra_data, dict):
+            return default
+        return self.extra_data.get(key, default)
+
+    def set_extra_value(self, key: str, value: Any) -> None:
+        """Set one key of ``extra_data`` (call ``save()`` afterwards)."""
+        if not isinstance(self.extra_data, dict):
+            self.extra_data = {}
+        self.extra_data[key] = value
+
+    @property
+    def changed_paths(self) -> list[str]:
+        """Dotted paths of what changed, nested JSON keys included."""
+        from autoaudit.diff import changed_paths
+
+        return changed_paths(self.old_values, self.new_values, self.changed_fields)
+
+    @classmethod
+    def create_for_instance(
+        cls, instance: models.Model, action: str, **kwargs: Any
+    ) -> ActivityLog:
+        """Log an activity on ``instance``; actor fields come from the current
+        context unless given, values go through masking and size limits."""
+        from autoaudit.writer import create_for_instance
+
+        return create_for_instance(instance, action, **kwargs)

@@ -1,0 +1,104 @@
+"""Settings for the test suite.
+
+The database comes from ``AUTOAUDIT_TEST_DB``: ``sqlite`` (default, no
+server), ``postgres`` or ``mysql`` (MariaDB). Host, port and user can be
+overridden with ``AUTOAUDIT_TEST_DB_HOST`` / ``_PORT`` / ``_USER`` /
+``_PASSWORD``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+SECRET_KEY = "autoaudit-tests-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("id", "Indonesian")]
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+MEDIA_ROOT = BASE_DIR / "_media"
+STATIC_URL = "/static/"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "autoaudit",
+    "tests.testapp",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "autoaudit.middleware.AuditMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+_BACKEND = os.environ.get("AUTOAUDIT_TEST_DB", "sqlite").lower()
+_HOST = os.environ.get("AUTOAUDIT_TEST_DB_HOST", "127.0.0.1")
+
+if _BACKEND == "sqlite":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": BASE_DIR / "autoaudit-tests.sqlite3",
+            "TEST": {"NAME": BASE_DIR / "autoaudit-tests.sqlite3"},
+        }
+    }
+elif _BACKEND in ("postgres", "postgresql"):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": "autoaudit",
+            "HOST": _HOST,
+            "PORT": os.environ.get("AUTOAUDIT_TEST_DB_PORT", "5432"),
+            "USER": os.environ.get("AUTOAUDIT_TEST_DB_USER", "postgres"),
+            "PASSWORD": os.environ.get("AUTOAUDIT_TEST_DB_PASSWORD", ""),
+        }
+    }
+elif _BACKEND in ("mysql", "mariadb"):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": "autoaudit",
+            "HOST": _HOST,
+            "PORT": os.environ.get("AUTOAUDIT_TEST_DB_PORT", "3306"),
+            "USER": os.environ.get("AUTOAUDIT_TEST_DB_USER", "root"),
+            "PASSWORD": os.environ.get("AUTOAUDIT_TEST_DB_PASSWORD", ""),
+            "OPTIONS": {"charset": "utf8mb4"},
+            "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
+        }
+    }
+else:  # pragma: no cover - configuration error
+    raise RuntimeError(
+        f"AUTOAUDIT_TEST_DB={_BACKEND!r}: use sqlite, postgres or mysql."
+    )
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
