@@ -55,7 +55,9 @@ def get_client_ip(request: HttpRequest | None) -> str | None:
     return _get_client_ip(request)
 
 
-def log_activity(request: HttpRequest | None, action: str, entity_type: str, **kwargs: Any) -> ActivityLog:
+def log_activity(
+    request: HttpRequest | None, action: str, entity_type: str, **kwargs: Any
+) -> ActivityLog:
     """Write one log by hand (the design document's helper); see ``autoaudit.manual``."""
     from autoaudit.manual import log_activity as _log_activity
 

@@ -2,13 +2,15 @@
 
 Old values are read in ``pre_save`` with one query over the tracked columns
 that are loaded on the instance (deferred columns are neither fetched nor
-compared). Values assigned as expressions (``F("stock") - 1``) are computed
-by the same query, under ``SELECT ... FOR UPDATE``, so the log holds the
-number the database stores. No deepdiff runs for values that compare equal.
+compared), as a locking read (``SELECT ... FOR UPDATE``) where the backend
+has one. Values assigned as expressions (``F("stock") - 1``) are computed by
+the same query, so the log holds the number the database stores. No deepdiff
+runs for values that compare equal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 from collections.abc import Iterable, Mapping
@@ -71,20 +73,24 @@ def snapshot(
     fields = tuple(
         f
         for f in tracker.fields
-        if f.attname in data
-        and (wanted is None or f.name in wanted or f.attname in wanted)
+        if f.attname in data and (wanted is None or f.name in wanted or f.attname in wanted)
     )
     if not fields:
         return Snapshot((), {}, {}) if not state.adding else None
     expressions = {
-        f"{_EXPR_PREFIX}{f.attname}": data[f.attname] for f in fields if _is_expression(data[f.attname])
+        f"{_EXPR_PREFIX}{f.attname}": data[f.attname]
+        for f in fields
+        if _is_expression(data[f.attname])
     }
     queryset = tracker.model._base_manager.using(using).filter(pk=pk)
     connection = connections[using or "default"]
     if expressions:
         queryset = queryset.annotate(**expressions)
-        if connection.features.has_select_for_update and not connection.get_autocommit():
-            queryset = queryset.select_for_update()
+    if connection.features.has_select_for_update and not connection.get_autocommit():
+        # A locking read: the row cannot change between this read and the
+        # UPDATE, so concurrent saves log a true chain of old -> new values
+        # (and MySQL's REPEATABLE READ snapshot cannot hand us a stale row).
+        queryset = queryset.select_for_update()
     row = queryset.values(*[f.attname for f in fields], *expressions).first()
     if row is None:
         return None  # an explicit pk that does not exist yet: a create
@@ -107,14 +113,10 @@ def _python(field: models.Field[Any, Any], value: Any) -> Any:
     if isinstance(value, decimal.Decimal) and isinstance(field, models.DecimalField):
         places = field.decimal_places
         if places is not None and value.is_finite():
-            try:
+            with contextlib.suppress(decimal.InvalidOperation):
                 value = value.quantize(decimal.Decimal(1).scaleb(-places))
-            except decimal.InvalidOperation:
-                pass
     elif (
-        isinstance(value, datetime.datetime)
-        and django_settings.USE_TZ
-        and timezone.is_naive(value)
+        isinstance(value, datetime.datetime) and django_settings.USE_TZ and timezone.is_naive(value)
     ):
         value = timezone.make_aware(value, datetime.UTC)
     return value
@@ -256,8 +258,8 @@ def log_save(
             return
         fields = [f for f in tracker.fields if f.attname in data]
         raw = {f.name: _python(f, data[f.attname]) for f in fields}
-        new_values = {f.name: _render(tracker, f, raw[f.name]) for f in fields}
-        _write(tracker, instance, "create", using, None, new_values, None, [raw])
+        created_values = {f.name: _render(tracker, f, raw[f.name]) for f in fields}
+        _write(tracker, instance, "create", using, None, created_values, None, [raw])
         return
     if "update" not in tracker.actions or snap.values is None:
         return
@@ -277,7 +279,16 @@ def log_save(
         old_values[f.name] = _render(tracker, f, old)
         new_values[f.name] = _render(tracker, f, new)
     if changed:
-        _write(tracker, instance, "update", using, old_values, new_values, changed, [raw_old, raw_new])
+        _write(
+            tracker,
+            instance,
+            "update",
+            using,
+            old_values,
+            new_values,
+            changed,
+            [raw_old, raw_new],
+        )
 
 
 def log_delete(tracker: Tracker, instance: models.Model, using: str | None) -> None:
@@ -293,11 +304,14 @@ def log_delete(tracker: Tracker, instance: models.Model, using: str | None) -> N
 
 
 # -- many-to-many -------------------------------------------------------------
-def _m2m_columns(field: models.ManyToManyField[Any, Any]) -> tuple[type[models.Model], str, str]:
-    through = field.remote_field.through  # type: ignore[union-attr]
-    source = field.m2m_field_name()
-    target = field.m2m_reverse_field_name()
-    return through, f"{source}_id", f"{target}_id"
+def _m2m_columns(
+    field: models.ManyToManyField[Any, Any],
+) -> tuple[type[models.Model], str, str]:
+    through: type[models.Model] = field.remote_field.through  # type: ignore[assignment]
+    meta = through._meta
+    source = meta.get_field(field.m2m_field_name()).attname  # type: ignore[union-attr]
+    target = meta.get_field(field.m2m_reverse_field_name()).attname  # type: ignore[union-attr]
+    return through, source, target
 
 
 def m2m_before(
@@ -317,11 +331,13 @@ def m2m_before(
         return {instance.pk: sorted(pks, key=safe_str)}
     # Reverse side: the tracked objects are the other end of the relation.
     if pk_set is None:  # clear(): every tracked object linked to this one
-        owners = rows.filter(**{target: instance.pk}).values_list(source, flat=True)
+        owners = list(rows.filter(**{target: instance.pk}).values_list(source, flat=True))
     else:
         owners = list(pk_set)
     before: dict[Any, list[Any]] = {pk: [] for pk in owners}
-    for owner, related in rows.filter(**{f"{source}__in": list(before)}).values_list(source, target):
+    for owner, related in rows.filter(**{f"{source}__in": list(before)}).values_list(
+        source, target
+    ):
         before.setdefault(owner, []).append(related)
     return {pk: sorted(v, key=safe_str) for pk, v in before.items()}
 
@@ -349,7 +365,10 @@ def log_m2m(
         if action == "post_clear":
             new: list[Any] = []
         elif reverse:
-            new = sorted({*old, instance.pk} if action == "post_add" else set(old) - {instance.pk}, key=safe_str)
+            new = sorted(
+                {*old, instance.pk} if action == "post_add" else set(old) - {instance.pk},
+                key=safe_str,
+            )
         elif action == "post_add":
             new = sorted(set(old) | changed_pks, key=safe_str)
         else:
@@ -358,5 +377,13 @@ def log_m2m(
             continue
         old_json = to_json(old, get_settings().MAX_VALUE_LENGTH)
         new_json = to_json(new, get_settings().MAX_VALUE_LENGTH)
-        _write(tracker, owner, "update", using, {field.name: old_json}, {field.name: new_json},
-               [field.name], [])
+        _write(
+            tracker,
+            owner,
+            "update",
+            using,
+            {field.name: old_json},
+            {field.name: new_json},
+            [field.name],
+            [],
+        )

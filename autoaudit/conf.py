@@ -8,7 +8,7 @@ Read it with :func:`get_settings`. The result is cached and dropped whenever
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -138,7 +138,10 @@ def _hash_key(value: Any) -> bytes:
     if isinstance(value, str):
         value = value.encode()
     if not isinstance(value, bytes) or not value:
-        raise _fail("MASK_HASH_KEY", "must be a non-empty string or bytes (default: SECRET_KEY).")
+        raise _fail(
+            "MASK_HASH_KEY",
+            "must be a non-empty string or bytes (default: SECRET_KEY).",
+        )
     return value
 
 
@@ -169,10 +172,14 @@ def _retention(value: Any) -> dict[str, int | None]:
     for actor_type, days in value.items():
         if actor_type not in ACTOR_TYPES:
             raise _fail(
-                key, f"has the unknown actor type {actor_type!r}; use {', '.join(ACTOR_TYPES)}."
+                key,
+                f"has the unknown actor type {actor_type!r}; use {', '.join(ACTOR_TYPES)}.",
             )
         if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
-            raise _fail(key, f"gives {actor_type!r} {days!r}; use a positive number of days or None.")
+            raise _fail(
+                key,
+                f"gives {actor_type!r} {days!r}; use a positive number of days or None.",
+            )
         merged[actor_type] = days
     return merged
 
@@ -192,12 +199,13 @@ def _auth_events(value: Any) -> frozenset[str]:
     unknown = sorted(set(value) - set(AUTH_EVENT_NAMES), key=str)
     if unknown:
         raise _fail(
-            key, f"has unknown event(s) {unknown!r}; choose from {', '.join(AUTH_EVENT_NAMES)}."
+            key,
+            f"has unknown event(s) {unknown!r}; choose from {', '.join(AUTH_EVENT_NAMES)}.",
         )
     return frozenset(value)
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[Any], Any]] = {
     "MODELS": _models,
     "MASK_FIELDS": _mask_fields,
     "MASK_HASH_KEY": _hash_key,
@@ -226,7 +234,7 @@ def parse_settings(raw: Any) -> AutoauditSettings:
             f"AUTOAUDIT has unknown key(s) {', '.join(map(repr, unknown))}; "
             f"known keys: {', '.join(KNOWN_KEYS)}."
         )
-    values = {key: parser(raw[key]) for key, parser in _PARSERS.items() if key in raw}
+    values: dict[str, Any] = {key: parser(raw[key]) for key, parser in _PARSERS.items() if key in raw}
     if "MASK_HASH_KEY" not in values:
         values["MASK_HASH_KEY"] = _hash_key(None)
     return AutoauditSettings(**values)

@@ -59,4 +59,6 @@ def change_triples(
 ) -> list[tuple[str, Any, Any]]:
     old_values = old_values or {}
     new_values = new_values or {}
-    return [(labels.get(name, name), old_values.get(name), new_values.get(name)) for name in changed]
+    return [
+        (labels.get(name, name), old_values.get(name), new_values.get(name)) for name in changed
+    ]

@@ -22,8 +22,22 @@ def _strict_equal(old: Any, new: Any) -> bool:
     if isinstance(old, dict) and isinstance(new, dict):
         return old.keys() == new.keys() and all(_strict_equal(old[k], new[k]) for k in old)
     if isinstance(old, list) and isinstance(new, list):
-        return len(old) == len(new) and all(_strict_equal(a, b) for a, b in zip(old, new, strict=True))
+        return len(old) == len(new) and all(
+            _strict_equal(a, b) for a, b in zip(old, new, strict=True)
+        )
     return bool(old == new)
+
+
+def _same_number(old: Any, new: Any) -> bool:
+    """``1`` and ``1.0`` are the same JSON number; ``True`` is not ``1``."""
+    numbers = (int, float)
+    return (
+        isinstance(old, numbers)
+        and isinstance(new, numbers)
+        and type(old) is not bool
+        and type(new) is not bool
+        and old == new
+    )
 
 
 def _format(path: list[Any]) -> str:
@@ -44,8 +58,13 @@ def nested_paths(old: Any, new: Any) -> list[str]:
     if isinstance(old, _CONTAINERS) and isinstance(new, _CONTAINERS):
         if _strict_equal(old, new):
             return []
-        tree = DeepDiff(old, new, view="tree", ignore_numeric_type_changes=True)
-        paths = {_format(level.path(output_format="list")) for levels in tree.values() for level in levels}
+        tree = DeepDiff(old, new, view="tree")
+        paths = {
+            _format(level.path(output_format="list"))
+            for levels in tree.values()
+            for level in levels
+            if not _same_number(level.t1, level.t2)
+        }
         return sorted(paths)
     return [] if _strict_equal(old, new) else [""]
 
@@ -58,7 +77,9 @@ def changed_paths(
     """Dotted paths of what changed in a log row (``ActivityLog.changed_paths``)."""
     old_values = old_values if isinstance(old_values, Mapping) else {}
     new_values = new_values if isinstance(new_values, Mapping) else {}
-    names = list(changed_fields) if changed_fields else list(dict.fromkeys([*old_values, *new_values]))
+    names = (
+        list(changed_fields) if changed_fields else list(dict.fromkeys([*old_values, *new_values]))
+    )
     result: list[str] = []
     for name in names:
         inner = nested_paths(old_values.get(name), new_values.get(name))

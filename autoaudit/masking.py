@@ -76,9 +76,7 @@ def mask_value(value: Any, strategy: str) -> Any:
     return REDACTED
 
 
-def mask_nested(
-    value: Any, model_masks: Mapping[str, str], global_masks: Mapping[str, str]
-) -> Any:
+def mask_nested(value: Any, model_masks: Mapping[str, str], global_masks: Mapping[str, str]) -> Any:
     """Mask matching keys anywhere inside a JSON value."""
     if isinstance(value, dict):
         result = {}

@@ -41,7 +41,7 @@ class ActivityLogQuerySet(models.QuerySet["ActivityLog"]):
         """A user's logs (by the FK) or an actor's logs by ``actor_identifier``."""
         if isinstance(actor, str):
             return self.filter(actor_identifier=actor)
-        return self.filter(user=actor)
+        return self.filter(user_id=actor.pk)
 
     def users(self) -> ActivityLogQuerySet:
         """Logs whose actor is an authenticated user."""
@@ -137,8 +137,7 @@ class ActivityLog(models.Model):
         null=True,
         blank=True,
         help_text=_(
-            "Flexible storage for additional context, metadata, "
-            "or application-specific data"
+            "Flexible storage for additional context, metadata, or application-specific data"
         ),
     )
 
@@ -225,9 +224,7 @@ class ActivityLog(models.Model):
         return changed_paths(self.old_values, self.new_values, self.changed_fields)
 
     @classmethod
-    def create_for_instance(
-        cls, instance: models.Model, action: str, **kwargs: Any
-    ) -> ActivityLog:
+    def create_for_instance(cls, instance: models.Model, action: str, **kwargs: Any) -> ActivityLog:
         """Log an activity on ``instance``; actor fields come from the current
         context unless given, values go through masking and size limits."""
         from autoaudit.writer import create_for_instance

@@ -11,7 +11,9 @@ transaction and one commit.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections, models, router, transaction
@@ -42,12 +44,12 @@ def _pre_save(
 ) -> None:
     data = instance.__dict__
     data.pop(_SNAPSHOT, None)
+    force_insert = data.pop(_FORCE_INSERT, False)
     if _disabled.get():
         return
     tracker = registry.tracker_for(sender)
     if tracker is None or (raw and not changes.log_raw_saves()):
         return
-    force_insert = data.pop(_FORCE_INSERT, False)
     data[_SNAPSHOT] = changes.snapshot(tracker, instance, using, update_fields, force_insert)
 
 
@@ -82,7 +84,7 @@ def _post_delete(
     tracker = registry.tracker_for(sender)
     if tracker is None or "delete" not in tracker.actions:
         return
-    if _is_parent_part(instance):
+    if _is_parent_part(instance, origin):
         return
     changes.log_delete(tracker, instance, using)
 
@@ -91,18 +93,27 @@ def _post_delete(
 def _child_caches(model: type[models.Model]) -> tuple[str, ...]:
     """Cache names under which an MTI child links to its parent part."""
     return tuple(
-        rel.get_cache_name()
-        for rel in model._meta.related_objects
-        if rel.one_to_one and getattr(rel.remote_field, "parent_link", False)
+        rel.cache_name for rel in model._meta.related_objects if rel.one_to_one and rel.parent_link
     )
 
 
-def _is_parent_part(instance: models.Model) -> bool:
+def _is_parent_part(instance: models.Model, origin: Any) -> bool:
     # Deleting a multi-table child deletes its parent row too; the child's
     # own log covers it, so the parent part is not logged again.
-    names = _child_caches(type(instance)._meta.concrete_model)  # type: ignore[arg-type]
+    concrete = type(instance)._meta.concrete_model
+    if concrete is None:
+        return False
+    names = _child_caches(concrete)
     if not names:
         return False
+    origin_model = origin.model if isinstance(origin, models.QuerySet) else type(origin)
+    if isinstance(origin_model, type) and issubclass(origin_model, models.Model):
+        if origin_model._meta.concrete_model is concrete:
+            return False  # the parent itself is what is being deleted
+        if issubclass(origin_model, concrete):
+            return True
+    # A cascade from elsewhere: the collector reached this parent through
+    # its child, which left the child in the parent's relation cache.
     cache = instance._state.fields_cache
     return any(cache.get(name) is not None for name in names)
 
@@ -126,9 +137,13 @@ def _m2m_receiver(tracker: Tracker, field: models.ManyToManyField[Any, Any]) -> 
         key = (field.name, reverse)
         store: dict[Any, Any] = instance.__dict__.setdefault(_M2M, {})
         if action.startswith("pre_"):
-            store[key] = changes.m2m_before(tracker, field, instance, reverse, pk_set, action, using)
+            store[key] = changes.m2m_before(
+                tracker, field, instance, reverse, pk_set, action, using
+            )
         elif key in store:
-            changes.log_m2m(tracker, field, instance, reverse, action, pk_set, store.pop(key), using)
+            changes.log_m2m(
+                tracker, field, instance, reverse, action, pk_set, store.pop(key), using
+            )
 
     return receiver
 
@@ -140,7 +155,7 @@ def connect(tracker: Tracker) -> None:
     post_save.connect(_post_save, sender=model, dispatch_uid=_uid("post_save", model))
     post_delete.connect(_post_delete, sender=model, dispatch_uid=_uid("post_delete", model))
     for field in tracker.m2m:
-        through = field.remote_field.through  # type: ignore[union-attr]
+        through = field.remote_field.through
         m2m_changed.connect(
             _m2m_receiver(tracker, field),
             sender=through,
@@ -155,7 +170,7 @@ def disconnect(tracker: Tracker) -> None:
     post_save.disconnect(sender=model, dispatch_uid=_uid("post_save", model))
     post_delete.disconnect(sender=model, dispatch_uid=_uid("post_delete", model))
     for field in tracker.m2m:
-        through = field.remote_field.through  # type: ignore[union-attr]
+        through = field.remote_field.through
         m2m_changed.disconnect(sender=through, dispatch_uid=_uid(f"m2m.{field.name}", model))
 
 
@@ -181,17 +196,45 @@ def _wrap_save_base(original: Callable[..., Any]) -> Callable[..., Any]:
         if kwargs.get("force_insert") or (len(args) > 1 and args[1]):
             self.__dict__[_FORCE_INSERT] = True
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
-        if connections[using].get_autocommit():
+        connection = connections[using]
+        if connection.get_autocommit():
             # Autocommit: without this the row and its log would be two
             # commits, and a failed log insert could not undo the change.
             kwargs["using"] = using
-            with transaction.atomic(using=using, savepoint=False):
+            with _write_transaction(connection, using):
                 return original(self, *args, **kwargs)
         return original(self, *args, **kwargs)
 
     save_base._autoaudit_wrapped = True  # type: ignore[attr-defined]
     save_base._autoaudit_original = original  # type: ignore[attr-defined]
     return save_base
+
+
+@contextmanager
+def _write_transaction(connection: Any, using: str) -> Iterator[None]:
+    """``atomic(savepoint=False)``; on SQLite begun IMMEDIATE.
+
+    Our transaction starts with a read (the old values) before the write. A
+    deferred SQLite transaction would then deadlock against a concurrent
+    writer ("database is locked") where the untracked single UPDATE would
+    just have waited; taking the write lock up front restores the waiting.
+    """
+    atomic = transaction.atomic(using=using, savepoint=False)
+    if connection.vendor == "sqlite" and getattr(connection, "transaction_mode", "") is None:
+        connection.transaction_mode = "IMMEDIATE"
+        try:
+            atomic.__enter__()
+        finally:
+            connection.transaction_mode = None
+    else:
+        atomic.__enter__()
+    try:
+        yield
+    except BaseException:
+        atomic.__exit__(*sys.exc_info())  # rolls back; never swallows
+        raise
+    else:
+        atomic.__exit__(None, None, None)
 
 
 _patched: dict[type[models.Model], Any] = {}

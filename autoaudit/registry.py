@@ -179,9 +179,7 @@ def _normalise_options(model: type[models.Model], raw: Mapping[str, Any]) -> Mod
         )
     for option in ("entity_name", "description"):
         if raw.get(option) is not None and not callable(raw[option]):
-            raise ImproperlyConfigured(
-                f"autoaudit.register({label}): {option} must be a callable."
-            )
+            raise ImproperlyConfigured(f"autoaudit.register({label}): {option} must be a callable.")
     entity = raw.get("entity")
     if entity is not None and (not isinstance(entity, str) or not entity or len(entity) > 50):
         raise ImproperlyConfigured(
@@ -223,7 +221,9 @@ class Registry:
         with self._lock:
             label = _computed(model)
             if not (isinstance(model, type) and issubclass(model, models.Model)):
-                raise ImproperlyConfigured(f"autoaudit.register() needs a model class, not {model!r}.")
+                raise ImproperlyConfigured(
+                    f"autoaudit.register() needs a model class, not {model!r}."
+                )
             if model._meta.abstract:
                 raise ImproperlyConfigured(
                     f"autoaudit.register({label}): {label} is abstract; register its "
@@ -259,7 +259,7 @@ class Registry:
     def is_registered(self, model: type[models.Model]) -> bool:
         return model in self._options
 
-    def models(self) -> list[type[models.Model]]:
+    def registered(self) -> list[type[models.Model]]:
         return list(self._options)
 
     def tracker_for(self, model: type[models.Model]) -> Tracker | None:
@@ -368,4 +368,4 @@ def is_registered(model: type[models.Model]) -> bool:
 
 
 def registered_models() -> Iterable[type[models.Model]]:
-    return registry.models()
+    return registry.registered()

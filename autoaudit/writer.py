@@ -130,8 +130,15 @@ def create_for_instance(instance: models.Model, action: str, **kwargs: Any) -> A
     tracker = registry.tracker_for(type(instance))
     model_masks = tracker.options.mask_fields if tracker is not None else None
     limit = get_settings().MAX_VALUE_LENGTH
-    actor_keys = ("user", "actor_type", "actor_identifier", "actor_name", "actor_metadata",
-                  "ip_address", "user_agent")
+    actor_keys = (
+        "user",
+        "actor_type",
+        "actor_identifier",
+        "actor_name",
+        "actor_metadata",
+        "ip_address",
+        "user_agent",
+    )
     given_actor = {key: kwargs.pop(key) for key in actor_keys if key in kwargs}
     actor = resolve_actor()
     if "user" in given_actor and given_actor["user"] is not None:

@@ -3,7 +3,7 @@
 The database comes from ``AUTOAUDIT_TEST_DB``: ``sqlite`` (default, no
 server), ``postgres`` or ``mysql`` (MariaDB). Host, port and user can be
 overridden with ``AUTOAUDIT_TEST_DB_HOST`` / ``_PORT`` / ``_USER`` /
-``_PASSWORD``.
+``_PASSWORD``, and the database name with ``AUTOAUDIT_TEST_DB_NAME``.
 """
 
 from __future__ import annotations
@@ -63,20 +63,22 @@ TEMPLATES = [
 
 _BACKEND = os.environ.get("AUTOAUDIT_TEST_DB", "sqlite").lower()
 _HOST = os.environ.get("AUTOAUDIT_TEST_DB_HOST", "127.0.0.1")
+# Lets two runs share a machine without sharing a test database.
+_NAME = os.environ.get("AUTOAUDIT_TEST_DB_NAME", "autoaudit")
 
 if _BACKEND == "sqlite":
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / "autoaudit-tests.sqlite3",
-            "TEST": {"NAME": BASE_DIR / "autoaudit-tests.sqlite3"},
+            "NAME": BASE_DIR / f"{_NAME}-tests.sqlite3",
+            "TEST": {"NAME": BASE_DIR / f"{_NAME}-tests.sqlite3"},
         }
     }
 elif _BACKEND in ("postgres", "postgresql"):
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": "autoaudit",
+            "NAME": _NAME,
             "HOST": _HOST,
             "PORT": os.environ.get("AUTOAUDIT_TEST_DB_PORT", "5432"),
             "USER": os.environ.get("AUTOAUDIT_TEST_DB_USER", "postgres"),
@@ -87,7 +89,7 @@ elif _BACKEND in ("mysql", "mariadb"):
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.mysql",
-            "NAME": "autoaudit",
+            "NAME": _NAME,
             "HOST": _HOST,
             "PORT": os.environ.get("AUTOAUDIT_TEST_DB_PORT", "3306"),
             "USER": os.environ.get("AUTOAUDIT_TEST_DB_USER", "root"),
@@ -97,8 +99,6 @@ elif _BACKEND in ("mysql", "mariadb"):
         }
     }
 else:  # pragma: no cover - configuration error
-    raise RuntimeError(
-        f"AUTOAUDIT_TEST_DB={_BACKEND!r}: use sqlite, postgres or mysql."
-    )
+    raise RuntimeError(f"AUTOAUDIT_TEST_DB={_BACKEND!r}: use sqlite, postgres or mysql.")
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

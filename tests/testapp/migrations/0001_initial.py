@@ -7,156 +7,295 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('username', models.CharField(max_length=100)),
-                ('email', models.EmailField(blank=True, default='', max_length=254)),
-                ('phone', models.CharField(blank=True, default='', max_length=30)),
-                ('password', models.CharField(blank=True, default='', max_length=128)),
-                ('api_key', models.CharField(blank=True, default='', max_length=64)),
-                ('secret_token', models.CharField(blank=True, default='', max_length=64)),
-                ('card_number', models.CharField(blank=True, default='', max_length=32)),
-                ('settings', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("username", models.CharField(max_length=100)),
+                ("email", models.EmailField(blank=True, default="", max_length=254)),
+                ("phone", models.CharField(blank=True, default="", max_length=30)),
+                ("password", models.CharField(blank=True, default="", max_length=128)),
+                ("api_key", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "secret_token",
+                    models.CharField(blank=True, default="", max_length=64),
+                ),
+                (
+                    "card_number",
+                    models.CharField(blank=True, default="", max_length=32),
+                ),
+                ("settings", models.JSONField(blank=True, default=dict)),
             ],
         ),
         migrations.CreateModel(
-            name='BadStr',
+            name="BadStr",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
             ],
         ),
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
             ],
         ),
         migrations.CreateModel(
-            name='ContactMessage',
+            name="ContactMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('email', models.EmailField(blank=True, default='', max_length=254)),
-                ('phone', models.CharField(blank=True, default='', max_length=30)),
-                ('message', models.TextField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("email", models.EmailField(blank=True, default="", max_length=254)),
+                ("phone", models.CharField(blank=True, default="", max_length=30)),
+                ("message", models.TextField()),
             ],
         ),
         migrations.CreateModel(
-            name='DecoratedNote',
+            name="DecoratedNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=100)),
-                ('internal', models.CharField(blank=True, default='', max_length=100)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("title", models.CharField(max_length=100)),
+                ("internal", models.CharField(blank=True, default="", max_length=100)),
             ],
         ),
         migrations.CreateModel(
-            name='Gadget',
+            name="Gadget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('odd', tests.testapp.models.OddField(blank=True, max_length=100, null=True)),
-                ('blob', models.BinaryField(blank=True, null=True)),
-                ('body', models.TextField(blank=True, default='')),
-                ('when', models.DateTimeField(blank=True, null=True)),
-                ('duration', models.DurationField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "odd",
+                    tests.testapp.models.OddField(
+                        blank=True, max_length=100, null=True
+                    ),
+                ),
+                ("blob", models.BinaryField(blank=True, null=True)),
+                ("body", models.TextField(blank=True, default="")),
+                ("when", models.DateTimeField(blank=True, null=True)),
+                ("duration", models.DurationField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='LongStr',
+            name="LongStr",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
             ],
         ),
         migrations.CreateModel(
-            name='Place',
+            name="Place",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('address', models.CharField(blank=True, default='', max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("address", models.CharField(blank=True, default="", max_length=200)),
             ],
         ),
         migrations.CreateModel(
-            name='StringKeyItem',
+            name="StringKeyItem",
             fields=[
-                ('code', models.CharField(max_length=200, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
+                (
+                    "code",
+                    models.CharField(max_length=200, primary_key=True, serialize=False),
+                ),
+                ("name", models.CharField(max_length=100)),
             ],
         ),
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=50)),
             ],
         ),
         migrations.CreateModel(
-            name='Untracked',
+            name="Untracked",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('stock', models.IntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("stock", models.IntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='UUIDItem',
+            name="UUIDItem",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
             ],
         ),
         migrations.CreateModel(
-            name='Restaurant',
+            name="Restaurant",
             fields=[
-                ('place_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to='testapp.place')),
-                ('serves_pizza', models.BooleanField(default=False)),
+                (
+                    "place_ptr",
+                    models.OneToOneField(
+                        auto_created=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        parent_link=True,
+                        primary_key=True,
+                        serialize=False,
+                        to="testapp.place",
+                    ),
+                ),
+                ("serves_pizza", models.BooleanField(default=False)),
             ],
-            bases=('testapp.place',),
+            bases=("testapp.place",),
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('sku', models.CharField(blank=True, max_length=50, null=True, unique=True)),
-                ('price', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('stock', models.IntegerField(default=0)),
-                ('is_active', models.BooleanField(default=True)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('description', models.TextField(blank=True, default='')),
-                ('internal_note', models.CharField(blank=True, default='', max_length=200)),
-                ('attachment', models.FileField(blank=True, upload_to='attachments/')),
-                ('released_on', models.DateField(blank=True, null=True)),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='testapp.category')),
-                ('tags', models.ManyToManyField(blank=True, related_name='products', to='testapp.tag')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "sku",
+                    models.CharField(blank=True, max_length=50, null=True, unique=True),
+                ),
+                (
+                    "price",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=12),
+                ),
+                ("stock", models.IntegerField(default=0)),
+                ("is_active", models.BooleanField(default=True)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "internal_note",
+                    models.CharField(blank=True, default="", max_length=200),
+                ),
+                ("attachment", models.FileField(blank=True, upload_to="attachments/")),
+                ("released_on", models.DateField(blank=True, null=True)),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="testapp.category",
+                    ),
+                ),
+                (
+                    "tags",
+                    models.ManyToManyField(
+                        blank=True, related_name="products", to="testapp.tag"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'product',
+                "verbose_name": "product",
             },
         ),
         migrations.CreateModel(
-            name='ProductProxy',
-            fields=[
-            ],
+            name="ProductProxy",
+            fields=[],
             options={
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('testapp.product',),
+            bases=("testapp.product",),
         ),
     ]

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+from django.utils import translation
+
+from autoaudit.models import ActivityLog
+from tests.testapp.models import Product
+
+pytestmark = pytest.mark.django_db
+
+
+def descriptions() -> list[str | None]:
+    return list(ActivityLog.objects.order_by("id").values_list("description", flat=True))
+
+
+def test_english_descriptions_use_verbose_names(track) -> None:
+    track(Product)
+    product = Product.objects.create(name="Laptop ASUS ROG", price=15000000, stock=10)
+    product.price = 14500000
+    product.stock = 8
+    product.save()
+    product.delete()
+    assert descriptions() == [
+        'Created product "Laptop ASUS ROG"',
+        'Updated product "Laptop ASUS ROG": price 15000000.00 → 14500000.00, stock 10 → 8',
+        'Deleted product "Laptop ASUS ROG"',
+    ]
+
+
+def test_indonesian_descriptions_follow_the_design_document(track) -> None:
+    track(Product)
+    with translation.override("id"):
+        product = Product.objects.create(name="Laptop ASUS ROG", stock=10)
+        product.stock = 8
+        product.save()
+        product.delete()
+    # Written in the language active at write time, kept as written.
+    assert descriptions() == [
+        'Membuat product baru: "Laptop ASUS ROG"',
+        'Mengubah product "Laptop ASUS ROG": stock 10 → 8',
+        'Menghapus product: "Laptop ASUS ROG"',
+    ]
+
+
+def test_long_values_are_shortened_in_the_description(track) -> None:
+    track(Product)
+    product = Product.objects.create(name="P", description="a")
+    product.description = "b" * 500
+    product.save()
+    text = descriptions()[-1]
+    assert text is not None and len(text) < 200
+    assert "…[truncated 440 chars]" in text
+
+
+def test_per_model_description_override(track) -> None:
+    def describe(*, instance, action, changed_fields, old_values, new_values):
+        return f"{action}:{instance.name}:{','.join(changed_fields)}"
+
+    track(Product, description=describe)
+    product = Product.objects.create(name="P")
+    product.stock = 3
+    product.save()
+    assert descriptions() == ["create:P:", "update:P:stock"]
+
+
+def test_a_failing_override_falls_back_to_the_default(track) -> None:
+    def broken(**kwargs):
+        raise ValueError("boom")
+
+    track(Product, description=broken)
+    Product.objects.create(name="P")
+    assert descriptions() == ['Created product "P"']

@@ -1,0 +1,107 @@
+"""Pinned query counts: a tracked write costs the model's own queries plus
+the budget of API.md, on every backend. "Own" is measured by running the
+same operation with tracking switched off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+import autoaudit
+from autoaudit import diff
+from tests.testapp.models import Product, Tag, Untracked
+
+pytestmark = pytest.mark.django_db
+
+
+def queries(operation: Callable[[], Any]) -> int:
+    with CaptureQueriesContext(connection) as context:
+        operation()
+    return len(context)
+
+
+def untracked_queries(operation: Callable[[], Any]) -> int:
+    with autoaudit.disabled():
+        return queries(operation)
+
+
+def test_create_costs_one_insert(track) -> None:
+    track(Product)
+    own = untracked_queries(lambda: Product.objects.create(name="a", metadata={"k": 1}))
+    assert own == 1
+    assert queries(lambda: Product.objects.create(name="b", metadata={"k": 1})) == own + 1
+
+
+def test_update_costs_one_read_and_one_insert(track) -> None:
+    track(Product)
+    product = Product.objects.create(name="a", stock=1)
+
+    def change(value: int) -> Callable[[], None]:
+        def run() -> None:
+            product.stock = value
+            product.save()
+
+        return run
+
+    own = untracked_queries(change(2))
+    assert queries(change(3)) == own + 2
+
+
+def test_noop_save_costs_one_read_and_no_write(track, django_assert_num_queries) -> None:
+    track(Product)
+    product = Product.objects.create(name="a")
+    own = untracked_queries(product.save)
+    with CaptureQueriesContext(connection) as context:
+        product.save()
+    assert len(context) == own + 1
+    assert not any("activity_logs" in q["sql"] and "INSERT" in q["sql"] for q in context)
+
+
+def test_delete_costs_one_insert(track) -> None:
+    track(Product)
+    first, second = Product.objects.create(name="a"), Product.objects.create(name="b")
+    own = untracked_queries(first.delete)
+    assert queries(second.delete) == own + 1
+
+
+def test_m2m_add_costs_one_read_and_one_insert(track) -> None:
+    track(Product, m2m_fields=["tags"])
+    product = Product.objects.create(name="a")
+    tags = [Tag.objects.create(name=str(i)) for i in range(4)]
+    own = untracked_queries(lambda: product.tags.add(tags[0]))
+    assert queries(lambda: product.tags.add(tags[1])) == own + 2
+
+
+def test_unregistered_models_and_disabled_cost_nothing(track) -> None:
+    track(Product)
+    assert queries(lambda: Untracked.objects.create(name="x")) == 1
+    item = Untracked.objects.get()
+    item.stock = 3
+    assert queries(item.save) == 1
+    assert queries(item.delete) == 1
+    with autoaudit.disabled():
+        assert queries(lambda: Product.objects.create(name="p")) == 1
+
+
+def test_no_deepdiff_for_values_that_compare_equal(track, monkeypatch) -> None:
+    calls: list[Any] = []
+    real = diff.DeepDiff
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(diff, "DeepDiff", counting)
+    track(Product)
+    product = Product.objects.create(name="a", metadata={"specs": {"ram": 8}})
+    product.stock = 5
+    product.metadata = {"specs": {"ram": 8}}
+    product.save()
+    assert calls == []
+    product.metadata = {"specs": {"ram": 16}}
+    product.save()
+    assert len(calls) == 1

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+import autoaudit
+from autoaudit.models import ActivityLog
+from autoaudit.registry import ModelOptions, registry
+from tests.testapp.models import (
+    Account,
+    DecoratedNote,
+    Product,
+    ProductProxy,
+    Restaurant,
+    Untracked,
+)
+
+
+def test_decorator_registers_while_models_load() -> None:
+    assert autoaudit.is_registered(DecoratedNote)
+    tracker = registry.tracker_for(DecoratedNote)
+    assert tracker is not None
+    assert [f.name for f in tracker.fields] == ["title"]
+
+
+def test_register_returns_the_model_and_unregister_undoes_it() -> None:
+    assert autoaudit.register(Product) is Product
+    try:
+        assert autoaudit.is_registered(Product)
+        assert Product in registry.registered()
+    finally:
+        autoaudit.unregister(Product)
+    assert not autoaudit.is_registered(Product)
+    assert registry.tracker_for(Product) is None
+
+
+def test_decorator_form_with_options(track) -> None:
+    decorator = autoaudit.register(exclude_fields=["internal_note"])
+    assert decorator(Product) is Product
+    try:
+        tracker = registry.tracker_for(Product)
+        assert tracker is not None
+        assert "internal_note" not in tracker.field_names
+    finally:
+        autoaudit.unregister(Product)
+
+
+def test_default_fields_skip_pk_and_auto_now(track) -> None:
+    track(Product)
+    tracker = registry.tracker_for(Product)
+    assert tracker is not None
+    names = [f.name for f in tracker.fields]
+    assert "id" not in names
+    assert "created_at" not in names and "updated_at" not in names
+    # model field order
+    assert names[:4] == ["name", "sku", "price", "stock"]
+    assert "category" in names
+
+
+def test_include_fields_limits_tracking(track) -> None:
+    track(Product, include_fields=["name", "price", "updated_at"])
+    tracker = registry.tracker_for(Product)
+    assert tracker is not None
+    # An auto_now field named explicitly is tracked.
+    assert [f.name for f in tracker.fields] == ["name", "price", "updated_at"]
+
+
+def test_options_are_a_frozen_dataclass(track) -> None:
+    track(Product, mask_fields=["internal_note"], actions=["create"])
+    tracker = registry.tracker_for(Product)
+    assert tracker is not None
+    assert isinstance(tracker.options, ModelOptions)
+    assert tracker.options.mask_fields == {"internal_note": "redact"}
+    assert tracker.actions == frozenset({"create"})
+    with pytest.raises(AttributeError):
+        tracker.options.bulk = False  # type: ignore[misc]
+
+
+def test_registering_twice_fails_naming_the_model(track) -> None:
+    track(Product)
+    with pytest.raises(ImproperlyConfigured, match=r"testapp\.Product is already registered"):
+        autoaudit.register(Product)
+
+
+@pytest.mark.parametrize("option", ["include_fields", "exclude_fields", "mask_fields"])
+def test_unknown_field_names_the_model_and_field(option: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"testapp\.Product.*'nope'"):
+        autoaudit.register(Product, **{option: ["nope"]})
+    assert not autoaudit.is_registered(Product)
+
+
+def test_unknown_m2m_and_guest_fields() -> None:
+    with pytest.raises(ImproperlyConfigured, match="not a ManyToManyField"):
+        autoaudit.register(Product, m2m_fields=["name"])
+    with pytest.raises(ImproperlyConfigured, match="'nope'"):
+        autoaudit.register(Product, guest_fields={"email": "nope"})
+    with pytest.raises(ImproperlyConfigured, match="'fax'"):
+        autoaudit.register(Product, guest_fields={"fax": "name"})
+    assert not autoaudit.is_registered(Product)
+
+
+def test_unknown_mask_strategy() -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"testapp\.Product.*'name'.*'scramble'"):
+        autoaudit.register(Product, mask_fields={"name": "scramble"})
+
+
+def test_abstract_model_is_refused() -> None:
+    class AbstractThing(models.Model):
+        class Meta:
+            abstract = True
+            app_label = "testapp"
+
+    with pytest.raises(ImproperlyConfigured, match="is abstract"):
+        autoaudit.register(AbstractThing)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"actions": ["create", "explode"]}, "actions"),
+        ({"actions": "create"}, "actions"),
+        ({"bulk": "yes"}, "bulk"),
+        ({"entity": ""}, "entity"),
+        ({"entity": "x" * 51}, "entity"),
+        ({"entity_name": "name"}, "entity_name"),
+        ({"description": 3}, "description"),
+        ({"exclude_fields": "name"}, "exclude_fields"),
+        ({"guest_fields": ["email"]}, "guest_fields"),
+        ({"mask_fields": "password"}, "mask_fields"),
+    ],
+)
+def test_bad_option_values(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=message):
+        autoaudit.register(Product, **options)
+    assert not autoaudit.is_registered(Product)
+
+
+def test_unregister_unknown_model_fails() -> None:
+    with pytest.raises(ImproperlyConfigured, match="not registered"):
+        autoaudit.unregister(Untracked)
+
+
+@pytest.mark.django_db
+def test_models_setting_registers_third_party_models(settings) -> None:
+    user_model = get_user_model()
+    settings.AUTOAUDIT = {"MODELS": {"auth.User": {"exclude_fields": ["last_login"]}}}
+    try:
+        assert autoaudit.is_registered(user_model)
+        tracker = registry.tracker_for(user_model)
+        assert tracker is not None
+        assert "last_login" not in tracker.field_names
+        # password is masked out of the box
+        assert tracker.masks["password"] == "redact"
+        user = user_model.objects.create_user("ann", "ann@example.com", "pw-123456")
+        log = ActivityLog.objects.for_instance(user).get()
+        assert log.action == "create"
+        assert log.computed_entity == "auth.User"
+        assert log.new_values["password"] == "********"
+    finally:
+        settings.AUTOAUDIT = {}
+    assert not autoaudit.is_registered(user_model)
+
+
+def test_models_setting_with_unknown_model_fails(settings) -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"'nope\.Thing'"):
+        settings.AUTOAUDIT = {"MODELS": {"nope.Thing": {}}}
+    settings.AUTOAUDIT = {}
+
+
+def test_proxy_and_child_are_routed(track) -> None:
+    track(Product)
+    # An unregistered proxy of a tracked model is tracked under the concrete one.
+    assert registry.tracker_for(ProductProxy) is registry.tracker_for(Product)
+    assert not autoaudit.is_registered(ProductProxy)
+    # A multi-table child is tracked only when registered itself.
+    assert registry.tracker_for(Restaurant) is None
+
+
+def test_save_base_wrapper_is_removed_on_unregister(track) -> None:
+    original = Account.save_base
+    track(Account)
+    assert getattr(Account.save_base, "_autoaudit_wrapped", False)
+    autoaudit.unregister(Account)
+    assert Account.save_base is original
+    assert "save_base" not in Account.__dict__

@@ -1,0 +1,164 @@
+"""Values become JSON every backend accepts, and odd values never fail a save."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+import zoneinfo
+
+import pytest
+from django.core.files.base import ContentFile
+from django.db.models import F
+
+from autoaudit.models import ActivityLog
+from autoaudit.serialization import to_json, truncate
+from tests.testapp.models import (
+    BadStr,
+    Gadget,
+    LongStr,
+    OddValue,
+    Product,
+    StringKeyItem,
+    UUIDItem,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def last() -> ActivityLog:
+    log = ActivityLog.objects.order_by("-id").first()
+    assert log is not None
+    return log
+
+
+def test_to_json_rules() -> None:
+    moment = datetime.datetime(2024, 3, 15, 10, 30, tzinfo=datetime.UTC)
+    key = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    assert to_json(decimal.Decimal("1.50"), 100) == "1.50"
+    assert to_json(moment, 100) == "2024-03-15T10:30:00+00:00"
+    assert to_json(datetime.date(2024, 3, 15), 100) == "2024-03-15"
+    assert to_json(datetime.time(10, 30), 100) == "10:30:00"
+    assert to_json(datetime.timedelta(days=1, seconds=5), 100) == "P1DT00H00M05S"
+    assert to_json(key, 100) == str(key)
+    assert to_json({1: {2, 1}}, 100) == {"1": [1, 2]}
+    assert to_json(float("nan"), 100) == "nan"
+    assert to_json(b"ab", 100) == "b'ab'"
+    assert to_json(memoryview(b"ab"), 100) == "b'ab'"
+    assert to_json(OddValue("x"), 100) == "OddValue(x)"
+    assert to_json("a\x00b", 100) == "a\ufffdb"
+
+
+def test_truncate_marks_what_it_cut() -> None:
+    assert truncate("abc", 5) == "abc"
+    assert truncate("a" * 10, 4) == "aaaa…[truncated 6 chars]"
+
+
+def test_non_serialisable_values_are_logged_as_text(track) -> None:
+    track(Gadget)
+    gadget = Gadget.objects.create(
+        name="g",
+        odd=OddValue("strange"),
+        blob=b"\x00\x01binary",
+        when=datetime.datetime(2024, 1, 1, 12, tzinfo=zoneinfo.ZoneInfo("Asia/Jakarta")),
+        duration=datetime.timedelta(minutes=5),
+    )
+    values = last().new_values
+    assert values["odd"] == "OddValue(strange)"
+    assert values["blob"] == str(b"\x00\x01binary")
+    assert values["when"] == "2024-01-01T12:00:00+07:00"
+    assert values["duration"] == "P0DT00H05M00S"
+
+    gadget.refresh_from_db()
+    gadget.odd = OddValue("stranger")
+    gadget.save()
+    log = last()
+    assert log.changed_fields == ["odd"]
+    assert log.old_values == {"odd": "OddValue(strange)"}
+
+
+def test_naive_and_aware_datetimes(track) -> None:
+    track(Gadget)
+    aware = datetime.datetime(2024, 1, 1, 5, tzinfo=datetime.UTC)
+    gadget = Gadget.objects.create(name="g", when=aware)
+    # The same instant in another zone is not a change.
+    gadget.when = aware.astimezone(zoneinfo.ZoneInfo("Asia/Jakarta"))
+    gadget.save()
+    assert ActivityLog.objects.count() == 1
+    # A naive datetime (Django warns) is read as UTC, as Django stores it.
+    gadget.when = datetime.datetime(2024, 1, 1, 6)
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        gadget.save()
+    log = last()
+    assert log.changed_fields == ["when"]
+    assert log.new_values["when"] == "2024-01-01T06:00:00+00:00"
+
+
+def test_five_megabyte_text_is_truncated_and_saved(track) -> None:
+    track(Gadget)
+    body = "x" * (5 * 1024 * 1024)
+    gadget = Gadget.objects.create(name="big", body=body)
+    stored = last().new_values["body"]
+    assert stored.startswith("x" * 10_000)
+    assert stored.endswith(f"…[truncated {len(body) - 10_000} chars]")
+    gadget.refresh_from_db()
+    assert len(gadget.body) == len(body)
+
+
+def test_max_value_length_setting_reaches_json_values(track, settings) -> None:
+    settings.AUTOAUDIT = {"MAX_VALUE_LENGTH": 100}
+    track(Product)
+    Product.objects.create(name="P", metadata={"notes": ["y" * 500]})
+    assert last().new_values["metadata"]["notes"][0] == "y" * 100 + "…[truncated 400 chars]"
+
+
+def test_long_and_broken_str(track) -> None:
+    track(LongStr)
+    track(BadStr)
+    LongStr.objects.create(name="l")
+    assert len(last().entity_name) == 255
+    bad = BadStr.objects.create(name="b")
+    log = last()
+    assert log.entity_name == f"BadStr object ({bad.pk})"
+    assert log.action == "create"
+
+
+def test_uuid_and_long_string_primary_keys(track) -> None:
+    track(UUIDItem)
+    track(StringKeyItem)
+    item = UUIDItem.objects.create(name="u")
+    log = last()
+    assert log.entity_id is None
+    assert log.entity_pk == str(item.pk)
+    code = "k" * 200
+    keyed = StringKeyItem.objects.create(code=code, name="s")
+    keyed.name = "t"
+    keyed.save()
+    log = last()
+    assert log.entity_pk == code and log.entity_id is None
+    assert log.changed_fields == ["name"]
+    assert list(ActivityLog.objects.for_instance(keyed)) == list(
+        ActivityLog.objects.filter(entity_pk=code)
+    )
+    assert log.get_target_instance() == keyed
+
+
+def test_f_expression_logs_the_resulting_number(track) -> None:
+    track(Product)
+    product = Product.objects.create(name="P", stock=10)
+    product.stock = F("stock") - 1
+    product.save()
+    log = last()
+    assert log.old_values == {"stock": 10}
+    assert log.new_values == {"stock": 9}
+    assert "F(" not in (log.description or "")
+
+
+def test_file_field_logs_the_name(track, settings, tmp_path) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    track(Product)
+    product = Product(name="P")
+    product.attachment.save("manual.txt", ContentFile(b"hello"), save=False)
+    product.save()
+    assert last().new_values["attachment"] == product.attachment.name
+    assert product.attachment.name.startswith("attachments/manual")
