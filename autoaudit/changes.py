@@ -14,7 +14,7 @@ import contextlib
 import datetime
 import decimal
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
@@ -27,6 +27,9 @@ from autoaudit.diff import nested_paths
 from autoaudit.masking import mask_nested, mask_value, scrub_text
 from autoaudit.registry import Tracker
 from autoaudit.serialization import safe_str, to_json
+
+if TYPE_CHECKING:
+    from autoaudit.models import ActivityLog
 
 _EXPR_PREFIX = "_autoaudit_expr_"
 
@@ -52,7 +55,7 @@ def log_raw_saves() -> bool:
     return get_settings().LOG_RAW_SAVES
 
 
-def _is_expression(value: Any) -> bool:
+def is_expression(value: Any) -> bool:
     return hasattr(value, "resolve_expression")
 
 
@@ -80,7 +83,7 @@ def snapshot(
     expressions = {
         f"{_EXPR_PREFIX}{f.attname}": data[f.attname]
         for f in fields
-        if _is_expression(data[f.attname])
+        if is_expression(data[f.attname])
     }
     queryset = tracker.model._base_manager.using(using).filter(pk=pk)
     connection = connections[using or "default"]
@@ -105,6 +108,8 @@ def _python(field: models.Field[Any, Any], value: Any) -> Any:
         return None
     try:
         if isinstance(field, models.ForeignKey):
+            if isinstance(value, models.Model):
+                value = value.pk
             value = field.target_field.to_python(value)
         elif not isinstance(field, models.JSONField):
             value = field.to_python(value)
@@ -214,22 +219,24 @@ def _description(
     return scrub_text(descriptions.describe(action, verbose, name, triples), secrets) or ""
 
 
-def _write(
+def build_log(
     tracker: Tracker,
     instance: models.Model,
     action: str,
-    using: str | None,
     old_values: dict[str, Any] | None,
     new_values: dict[str, Any] | None,
     changed: list[str] | None,
     raw_values: list[Mapping[str, Any] | None],
-) -> None:
+    actor_fields: Mapping[str, Any] | None = None,
+) -> ActivityLog:
+    """An unsaved log row for ``instance`` (masked, named, described)."""
     secrets = _secrets(tracker, raw_values)
     name = _entity_name(tracker, instance, secrets)
     description = _description(
         tracker, instance, action, name, changed or [], old_values, new_values, secrets
     )
-    log = writer.build(
+    guest = _guest(tracker, instance)
+    return writer.build(
         action=action,
         entity=tracker.entity,
         computed_entity=tracker.computed_entity,
@@ -239,9 +246,61 @@ def _write(
         new_values=new_values,
         changed_fields=changed,
         description=description,
-        guest=_guest(tracker, instance),
+        guest=guest,
+        actor_fields=actor_fields if guest is None else None,
     )
-    writer.insert(log, using)
+
+
+def create_log(
+    tracker: Tracker, instance: models.Model, actor_fields: Mapping[str, Any] | None = None
+) -> ActivityLog:
+    """The log of a created ``instance``: every tracked, loaded field."""
+    data = instance.__dict__
+    fields = [f for f in tracker.fields if f.attname in data and not is_expression(data[f.attname])]
+    raw = {f.name: _python(f, data[f.attname]) for f in fields}
+    values = {f.name: _render(tracker, f, raw[f.name]) for f in fields}
+    return build_log(tracker, instance, "create", None, values, None, [raw], actor_fields)
+
+
+def update_log(
+    tracker: Tracker,
+    instance: models.Model,
+    fields: Iterable[models.Field[Any, Any]],
+    old_row: Mapping[str, Any],
+    new_row: Mapping[str, Any],
+    actor_fields: Mapping[str, Any] | None = None,
+) -> ActivityLog | None:
+    """The log of an update, or ``None`` if no tracked field changed.
+
+    ``old_row`` and ``new_row`` map attnames to values.
+    """
+    old_values: dict[str, Any] = {}
+    new_values: dict[str, Any] = {}
+    changed: list[str] = []
+    raw_old: dict[str, Any] = {}
+    raw_new: dict[str, Any] = {}
+    for f in fields:
+        old = old_row[f.attname]
+        new = new_row.get(f.attname)
+        if not _differs(f, old, new):
+            continue
+        new = _python(f, new)
+        changed.append(f.name)
+        raw_old[f.name], raw_new[f.name] = old, new
+        old_values[f.name] = _render(tracker, f, old)
+        new_values[f.name] = _render(tracker, f, new)
+    if not changed:
+        return None
+    return build_log(
+        tracker,
+        instance,
+        "update",
+        old_values,
+        new_values,
+        changed,
+        [raw_old, raw_new],
+        actor_fields,
+    )
 
 
 # -- entry points -------------------------------------------------------------
@@ -252,55 +311,26 @@ def log_save(
     snap: Snapshot | None,
     using: str | None,
 ) -> None:
-    data = instance.__dict__
     if created or snap is None or not snap.exists:
-        if "create" not in tracker.actions:
-            return
-        fields = [f for f in tracker.fields if f.attname in data]
-        raw = {f.name: _python(f, data[f.attname]) for f in fields}
-        created_values = {f.name: _render(tracker, f, raw[f.name]) for f in fields}
-        _write(tracker, instance, "create", using, None, created_values, None, [raw])
+        if "create" in tracker.actions:
+            writer.insert(create_log(tracker, instance), using)
         return
     if "update" not in tracker.actions or snap.values is None:
         return
-    old_values: dict[str, Any] = {}
-    new_values: dict[str, Any] = {}
-    changed: list[str] = []
-    raw_old: dict[str, Any] = {}
-    raw_new: dict[str, Any] = {}
-    for f in snap.fields:
-        old = snap.values[f.attname]
-        new = snap.computed[f.attname] if f.attname in snap.computed else data.get(f.attname)
-        if not _differs(f, old, new):
-            continue
-        new = _python(f, new)
-        changed.append(f.name)
-        raw_old[f.name], raw_new[f.name] = old, new
-        old_values[f.name] = _render(tracker, f, old)
-        new_values[f.name] = _render(tracker, f, new)
-    if changed:
-        _write(
-            tracker,
-            instance,
-            "update",
-            using,
-            old_values,
-            new_values,
-            changed,
-            [raw_old, raw_new],
-        )
+    new_row = {**instance.__dict__, **snap.computed}
+    log = update_log(tracker, instance, snap.fields, snap.values, new_row)
+    if log is not None:
+        writer.insert(log, using)
 
 
 def log_delete(tracker: Tracker, instance: models.Model, using: str | None) -> None:
     data = instance.__dict__
     # Deferred columns are not fetched, and a value still holding an
     # expression (Django < 6 does not refresh it after save) is not a value.
-    fields = [
-        f for f in tracker.fields if f.attname in data and not _is_expression(data[f.attname])
-    ]
+    fields = [f for f in tracker.fields if f.attname in data and not is_expression(data[f.attname])]
     raw = {f.name: _python(f, data[f.attname]) for f in fields}
     old_values = {f.name: _render(tracker, f, raw[f.name]) for f in fields}
-    _write(tracker, instance, "delete", using, old_values, None, None, [raw])
+    writer.insert(build_log(tracker, instance, "delete", old_values, None, None, [raw]), using)
 
 
 # -- many-to-many -------------------------------------------------------------
@@ -377,13 +407,13 @@ def log_m2m(
             continue
         old_json = to_json(old, get_settings().MAX_VALUE_LENGTH)
         new_json = to_json(new, get_settings().MAX_VALUE_LENGTH)
-        _write(
+        log = build_log(
             tracker,
             owner,
             "update",
-            using,
             {field.name: old_json},
             {field.name: new_json},
             [field.name],
             [],
         )
+        writer.insert(log, using)

@@ -56,7 +56,13 @@ DEFAULT_RETENTION_DAYS: Mapping[str, int | None] = {
     "system": 730,
 }
 
+#: A century; beyond it keep logs forever with ``None``.
+MAX_RETENTION_DAYS = 36_500
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: Paths whose POSTs ``LOG_POST_REQUESTS`` never logs (the design document's).
+DEFAULT_POST_SKIP_PREFIXES: tuple[str, ...] = ("/admin/", "/static/", "/media/")
 
 
 @dataclass(frozen=True)
@@ -75,10 +81,21 @@ class AutoauditSettings:
     ON_ERROR: Literal["raise", "log"] = "raise"
     AUTH_EVENTS: frozenset[str] = frozenset(AUTH_EVENT_NAMES)
     LOG_RAW_SAVES: bool = False
+    LOG_POST_REQUESTS: bool = False
+    LOG_POST_SKIP_PREFIXES: tuple[str, ...] = DEFAULT_POST_SKIP_PREFIXES
+    LOG_POST_ACTION: str = "create"
+    PAGE_SIZE: int = 50
+    DASHBOARD_CACHE_TIMEOUT: int = 300
 
 
 def _fail(key: str, message: str) -> ImproperlyConfigured:
     return ImproperlyConfigured(f"AUTOAUDIT[{key!r}] {message}")
+
+
+def _require_strings(key: str, values: Any) -> None:
+    for item in values:
+        if not isinstance(item, str):
+            raise _fail(key, f"must list strings, not {item!r}.")
 
 
 def _bool(key: str, value: Any) -> bool:
@@ -90,6 +107,7 @@ def _bool(key: str, value: Any) -> bool:
 def _mask_fields(value: Any) -> dict[str, str]:
     key = "MASK_FIELDS"
     if isinstance(value, list | tuple):
+        _require_strings(key, value)
         value = dict.fromkeys(value, "redact")
     if not isinstance(value, Mapping):
         raise _fail(key, f"must be a dict of field name -> strategy or a list, not {value!r}.")
@@ -110,6 +128,7 @@ def _mask_fields(value: Any) -> dict[str, str]:
 def _models(value: Any) -> dict[str, dict[str, Any]]:
     key = "MODELS"
     if isinstance(value, list | tuple):
+        _require_strings(key, value)
         value = {label: {} for label in value}
     if not isinstance(value, Mapping):
         raise _fail(key, f"must be a dict of 'app_label.Model' -> options, not {value!r}.")
@@ -175,10 +194,15 @@ def _retention(value: Any) -> dict[str, int | None]:
                 key,
                 f"has the unknown actor type {actor_type!r}; use {', '.join(ACTOR_TYPES)}.",
             )
-        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+        if days is not None and (
+            isinstance(days, bool)
+            or not isinstance(days, int)
+            or not 1 <= days <= MAX_RETENTION_DAYS
+        ):
             raise _fail(
                 key,
-                f"gives {actor_type!r} {days!r}; use a positive number of days or None.",
+                f"gives {actor_type!r} {days!r}; use a number of days from 1 to "
+                f"{MAX_RETENTION_DAYS} or None (keep forever).",
             )
         merged[actor_type] = days
     return merged
@@ -196,6 +220,7 @@ def _auth_events(value: Any) -> frozenset[str]:
     key = "AUTH_EVENTS"
     if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
         raise _fail(key, f"must be a list of event names, not {value!r}.")
+    _require_strings(key, value)
     unknown = sorted(set(value) - set(AUTH_EVENT_NAMES), key=str)
     if unknown:
         raise _fail(
@@ -203,6 +228,35 @@ def _auth_events(value: Any) -> frozenset[str]:
             f"has unknown event(s) {unknown!r}; choose from {', '.join(AUTH_EVENT_NAMES)}.",
         )
     return frozenset(value)
+
+
+def _path_prefixes(value: Any) -> tuple[str, ...]:
+    key = "LOG_POST_SKIP_PREFIXES"
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise _fail(key, f"must be a list of URL path prefixes, not {value!r}.")
+    for prefix in value:
+        if not isinstance(prefix, str) or not prefix.startswith("/"):
+            raise _fail(key, f"has {prefix!r}; each prefix is a path starting with '/'.")
+    return tuple(value)
+
+
+def _action(value: Any) -> str:
+    from autoaudit.enums import ActionType
+
+    if not isinstance(value, str) or value not in ActionType.values:
+        raise _fail(
+            "LOG_POST_ACTION",
+            f"must be one of {', '.join(ActionType.values)}, not {value!r}.",
+        )
+    return value
+
+
+def _int_range(key: str, value: Any, lowest: int, highest: int) -> int:
+    """The timeline's numbers: ``PAGE_SIZE`` (rows per page) and
+    ``DASHBOARD_CACHE_TIMEOUT`` (seconds; 0 computes the counts every time)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
+        raise _fail(key, f"must be an integer from {lowest} to {highest}, not {value!r}.")
+    return value
 
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
@@ -216,6 +270,13 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "ON_ERROR": _on_error,
     "AUTH_EVENTS": _auth_events,
     "LOG_RAW_SAVES": lambda value: _bool("LOG_RAW_SAVES", value),
+    "LOG_POST_REQUESTS": lambda value: _bool("LOG_POST_REQUESTS", value),
+    "LOG_POST_SKIP_PREFIXES": _path_prefixes,
+    "LOG_POST_ACTION": _action,
+    "PAGE_SIZE": lambda value: _int_range("PAGE_SIZE", value, 1, 500),
+    "DASHBOARD_CACHE_TIMEOUT": lambda value: _int_range(
+        "DASHBOARD_CACHE_TIMEOUT", value, 0, 86_400
+    ),
 }
 
 #: The keys ``AUTOAUDIT`` accepts.
@@ -234,7 +295,9 @@ def parse_settings(raw: Any) -> AutoauditSettings:
             f"AUTOAUDIT has unknown key(s) {', '.join(map(repr, unknown))}; "
             f"known keys: {', '.join(KNOWN_KEYS)}."
         )
-    values: dict[str, Any] = {key: parser(raw[key]) for key, parser in _PARSERS.items() if key in raw}
+    values: dict[str, Any] = {
+        key: parser(raw[key]) for key, parser in _PARSERS.items() if key in raw
+    }
     if "MASK_HASH_KEY" not in values:
         values["MASK_HASH_KEY"] = _hash_key(None)
     return AutoauditSettings(**values)

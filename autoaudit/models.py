@@ -23,6 +23,8 @@ class ActivityLogQuerySet(models.QuerySet["ActivityLog"]):
         """Logs of one object, newest first (integer, UUID and string keys)."""
         from autoaudit.registry import entity_labels
 
+        if instance.pk is None:
+            return self.none()
         _entity, computed = entity_labels(type(instance))
         return self.filter(computed_entity=computed, entity_pk=str(instance.pk))
 

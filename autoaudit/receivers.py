@@ -201,7 +201,7 @@ def _wrap_save_base(original: Callable[..., Any]) -> Callable[..., Any]:
             # Autocommit: without this the row and its log would be two
             # commits, and a failed log insert could not undo the change.
             kwargs["using"] = using
-            with _write_transaction(connection, using):
+            with write_transaction(connection, using):
                 return original(self, *args, **kwargs)
         return original(self, *args, **kwargs)
 
@@ -211,7 +211,7 @@ def _wrap_save_base(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def _write_transaction(connection: Any, using: str) -> Iterator[None]:
+def write_transaction(connection: Any, using: str) -> Iterator[None]:
     """``atomic(savepoint=False)``; on SQLite begun IMMEDIATE.
 
     Our transaction starts with a read (the old values) before the write. A

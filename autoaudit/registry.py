@@ -44,8 +44,10 @@ class ModelOptions:
 
 def entity_labels(model: type[models.Model]) -> tuple[str, str]:
     """``(entity, computed_entity)`` for a model: registered overrides win."""
+    # The tracker a model routes to decides: an unregistered proxy of a
+    # tracked model logs (and is looked up) under the concrete model.
     tracker = registry.tracker_for(model)
-    if tracker is not None and tracker.model is model:
+    if tracker is not None:
         return tracker.entity, tracker.computed_entity
     return model._meta.model_name or model.__name__.lower(), _computed(model)
 
@@ -297,11 +299,15 @@ class Registry:
             if model not in configured:
                 self.unregister(model)
         for model, options in configured.items():
-            if model in self._from_settings:
-                if self._options[model] == _normalise_options(model, options):
-                    continue
-                self.unregister(model)
-            self.register(model, **options)
+            label = model._meta.label
+            try:
+                if model in self._from_settings:
+                    if self._options[model] == _normalise_options(model, options):
+                        continue
+                    self.unregister(model)
+                self.register(model, **options)
+            except ImproperlyConfigured as exc:
+                raise ImproperlyConfigured(f"AUTOAUDIT['MODELS'][{label!r}]: {exc}") from None
             self._from_settings.add(model)
 
     def _activate(self, model: type[models.Model]) -> None:
@@ -330,6 +336,12 @@ class Registry:
                 receivers.connect_route(sender)
         self._routes = routes
         receivers.sync_save_wrappers(self._routes)
+        from autoaudit import bulk
+
+        if routes:
+            bulk.install()
+        else:
+            bulk.uninstall()
 
 
 registry = Registry()

@@ -185,3 +185,21 @@ def test_save_base_wrapper_is_removed_on_unregister(track) -> None:
     autoaudit.unregister(Account)
     assert Account.save_base is original
     assert "save_base" not in Account.__dict__
+
+
+@pytest.mark.django_db
+def test_history_of_an_unregistered_proxy_object_finds_the_concrete_logs(track) -> None:
+    track(Product)
+    proxy = ProductProxy.objects.create(name="x")
+    assert ActivityLog.objects.for_instance(proxy).count() == 1
+    assert autoaudit.history(proxy).get().computed_entity == "testapp.Product"
+    assert ActivityLog.objects.for_model(ProductProxy).count() == 1
+    assert ActivityLog.objects.for_instance(Product(name="unsaved")).count() == 0
+
+
+def test_bad_options_from_settings_name_the_settings_key(settings) -> None:
+    with pytest.raises(
+        ImproperlyConfigured, match=r"AUTOAUDIT\['MODELS'\]\['auth.User'\].*actions"
+    ):
+        settings.AUTOAUDIT = {"MODELS": {"auth.User": {"actions": ["explode"]}}}
+    settings.AUTOAUDIT = {}

@@ -1,0 +1,228 @@
+"""Tracking of ``QuerySet.update()``, ``bulk_create()`` and ``bulk_update()``.
+
+Django sends no signals for these, so while any model is tracked the three
+``QuerySet`` methods are wrapped (custom managers and querysets inherit the
+wrapper). For an untracked model, or a model registered with ``bulk=False``,
+the wrapper is one dictionary lookup and a call to Django's method.
+
+For a tracked model each call costs a constant number of extra queries:
+one locking read of the affected rows' old values, one bulk insert of the logs
+(batched for very large sets), and, only when values are expressions such as
+``F("stock") - 1``, one read of the new values. ``QuerySet.update()`` is
+applied to exactly the rows that were read (in primary-key batches), so a row
+inserted concurrently can never be changed without its log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.db import connections, models
+from django.db.models.query import QuerySet
+
+from autoaudit import changes, writer
+from autoaudit.actors import resolve_actor
+from autoaudit.conf import get_settings
+from autoaudit.context import _disabled
+from autoaudit.receivers import write_transaction
+from autoaudit.registry import Tracker, registry
+
+#: Primary keys per ``UPDATE ... WHERE pk IN (...)`` and per log insert batch.
+BATCH_SIZE = 900
+
+_inside: ContextVar[bool] = ContextVar("autoaudit_inside_bulk", default=False)
+_originals: dict[str, Callable[..., Any]] = {}
+
+
+def _tracker(queryset: QuerySet[Any]) -> Tracker | None:
+    if _disabled.get() or _inside.get():
+        return None
+    tracker = registry.tracker_for(queryset.model)
+    if tracker is None or not tracker.options.bulk:
+        return None
+    return tracker
+
+
+@contextmanager
+def _scope(using: str) -> Iterator[None]:
+    """One transaction (if none is open) during which nested calls pass through."""
+    token = _inside.set(True)
+    try:
+        connection = connections[using]
+        if connection.get_autocommit():
+            with write_transaction(connection, using):
+                yield
+        else:
+            yield
+    finally:
+        _inside.reset(token)
+
+
+def _chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _locked(queryset: QuerySet[Any]) -> QuerySet[Any]:
+    connection = connections[queryset.db]
+    if not connection.features.has_select_for_update:
+        return queryset
+    if connection.features.has_select_for_update_of:
+        return queryset.select_for_update(of=("self",))
+    return queryset.select_for_update()
+
+
+def _insert(logs: list[Any], using: str) -> None:
+    from autoaudit.models import ActivityLog
+
+    if not logs:
+        return
+    if get_settings().ON_ERROR == "raise":
+        ActivityLog.objects.using(using).bulk_create(logs, batch_size=BATCH_SIZE)
+        return
+    for log in logs:  # one savepoint each, so one bad row costs only its log
+        writer.insert(log, using)
+
+
+def _actor(tracker: Tracker) -> dict[str, Any] | None:
+    # Resolved once per call; models with guest_fields resolve per row.
+    return None if tracker.options.guest_fields else resolve_actor()
+
+
+def _fields_named(tracker: Tracker, names: Iterable[str]) -> list[models.Field[Any, Any]]:
+    wanted = set(names)
+    return [f for f in tracker.fields if f.name in wanted or f.attname in wanted]
+
+
+# -- QuerySet.update ----------------------------------------------------------------
+def update(self: QuerySet[Any], **kwargs: Any) -> Any:
+    original = _originals["update"]
+    tracker = _tracker(self)
+    if tracker is None or "update" not in tracker.actions:
+        return original(self, **kwargs)
+    fields = _fields_named(tracker, kwargs)
+    if not fields:
+        return original(self, **kwargs)
+    using = self.db
+    model = self.model
+    with _scope(using):
+        base = model._base_manager.using(using)
+        # Whole instances (for str() and old values), whatever the queryset
+        # selects (values(), only(), annotations): the rows it would update.
+        instances = list(_locked(base.filter(pk__in=self.order_by().values("pk"))))
+        pks = [obj.pk for obj in instances]
+        count = 0
+        for chunk in _chunks(pks):
+            count += original(base.filter(pk__in=chunk), **kwargs)
+        by_attname = {f.attname: kwargs.get(f.name, kwargs.get(f.attname)) for f in fields}
+        if any(changes.is_expression(value) for value in by_attname.values()):
+            attnames = [f.attname for f in fields]
+            new_rows = {
+                row[0]: dict(zip(attnames, row[1:], strict=True))
+                for chunk in _chunks(pks)
+                for row in base.filter(pk__in=chunk).values_list("pk", *attnames)
+            }
+        else:
+            new_rows = dict.fromkeys(pks, by_attname)
+        actor = _actor(tracker)
+        logs = []
+        for obj in instances:
+            old_row = {f.attname: obj.__dict__.get(f.attname) for f in fields}
+            log = changes.update_log(tracker, obj, fields, old_row, new_rows.get(obj.pk, {}), actor)
+            if log is not None:
+                logs.append(log)
+        _insert(logs, using)
+    return count
+
+
+# -- bulk_create ------------------------------------------------------------------------
+def bulk_create(self: QuerySet[Any], objs: Iterable[Any], *args: Any, **kwargs: Any) -> Any:
+    original = _originals["bulk_create"]
+    tracker = _tracker(self)
+    if tracker is None or "create" not in tracker.actions:
+        return original(self, objs, *args, **kwargs)
+    objs = list(objs)
+    using = self.db
+    with _scope(using):
+        created = original(self, objs, *args, **kwargs)
+        conflicts = kwargs.get("ignore_conflicts") or kwargs.get("update_conflicts")
+        actor = _actor(tracker)
+        # With conflict handling, rows without a primary key back were not
+        # inserted (or the database cannot say): they get no create log.
+        logs = [
+            changes.create_log(tracker, obj, actor)
+            for obj in objs
+            if not conflicts or obj.pk is not None
+        ]
+        _insert(logs, using)
+    return created
+
+
+# -- bulk_update ------------------------------------------------------------------------
+def bulk_update(
+    self: QuerySet[Any], objs: Iterable[Any], fields: Sequence[str], *args: Any, **kwargs: Any
+) -> Any:
+    original = _originals["bulk_update"]
+    tracker = _tracker(self)
+    if tracker is None or "update" not in tracker.actions:
+        return original(self, objs, fields, *args, **kwargs)
+    objs = list(objs)
+    tracked = _fields_named(tracker, fields)
+    if not tracked or not objs:
+        return original(self, objs, fields, *args, **kwargs)
+    using = self.db
+    attnames = [f.attname for f in tracked]
+    base = self.model._base_manager.using(using)
+    pks = [obj.pk for obj in objs]
+    with _scope(using):
+        old_rows = {
+            row[0]: dict(zip(attnames, row[1:], strict=True))
+            for chunk in _chunks(pks)
+            for row in _locked(base.filter(pk__in=chunk)).values_list("pk", *attnames)
+        }
+        result = original(self, objs, fields, *args, **kwargs)
+        if any(changes.is_expression(obj.__dict__.get(a)) for obj in objs for a in attnames):
+            new_rows = {
+                row[0]: dict(zip(attnames, row[1:], strict=True))
+                for chunk in _chunks(pks)
+                for row in base.filter(pk__in=chunk).values_list("pk", *attnames)
+            }
+        else:
+            new_rows = {obj.pk: obj.__dict__ for obj in objs}
+        actor = _actor(tracker)
+        logs = []
+        for obj in objs:
+            old_row = old_rows.get(obj.pk)
+            if old_row is None:
+                continue  # not in the database: Django updated nothing
+            log = changes.update_log(tracker, obj, tracked, old_row, new_rows[obj.pk], actor)
+            if log is not None:
+                logs.append(log)
+        _insert(logs, using)
+    return result
+
+
+_WRAPPERS: dict[str, Callable[..., Any]] = {
+    "update": update,
+    "bulk_create": bulk_create,
+    "bulk_update": bulk_update,
+}
+
+
+def install() -> None:
+    """Wrap the three ``QuerySet`` methods (idempotent)."""
+    for name, wrapper in _WRAPPERS.items():
+        if name not in _originals:
+            _originals[name] = getattr(QuerySet, name)
+            wrapper.__doc__ = _originals[name].__doc__
+            setattr(QuerySet, name, wrapper)
+
+
+def uninstall() -> None:
+    """Restore Django's methods (when no model is tracked any more)."""
+    for name, original in list(_originals.items()):
+        setattr(QuerySet, name, original)
+        del _originals[name]

@@ -1,0 +1,168 @@
+"""QuerySet.update(), bulk_create() and bulk_update() are logged per row with
+a constant number of extra queries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection, models
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+
+import autoaudit
+from autoaudit.models import ActivityLog
+from tests.testapp.models import Category, Product, Untracked
+
+pytestmark = pytest.mark.django_db
+
+
+def queries(operation: Callable[[], Any]) -> int:
+    with CaptureQueriesContext(connection) as context:
+        operation()
+    return len(context)
+
+
+def own(operation: Callable[[], Any]) -> int:
+    with autoaudit.disabled():
+        return queries(operation)
+
+
+def make(n: int, **extra: Any) -> list[Product]:
+    return Product.objects.bulk_create(
+        [Product(name=f"p{i}", sku=f"s{i}-{extra.get('tag', '')}", stock=i) for i in range(n)]
+    )
+
+
+class ActiveQuerySet(models.QuerySet[Product]):
+    def active(self) -> ActiveQuerySet:
+        return self.filter(is_active=True)
+
+
+def test_queryset_update_logs_each_changed_row(track) -> None:
+    track(Product)
+    make(5)
+    ActivityLog.objects.all().delete()
+    count = Product.objects.filter(stock__gte=2).update(stock=3, name="same")
+    assert count == 3
+    logs = list(ActivityLog.objects.order_by("entity_pk"))
+    # stock 3 -> 3 is not a change, so that row logs only its name
+    assert len(logs) == 3
+    by_old = {log.old_values["name"]: log for log in logs}
+    assert by_old["p2"].changed_fields == ["name", "stock"]
+    assert by_old["p2"].old_values == {"name": "p2", "stock": 2}
+    assert by_old["p2"].new_values == {"name": "same", "stock": 3}
+    assert by_old["p3"].changed_fields == ["name"]
+    assert all(log.action == "update" for log in logs)
+
+
+@pytest.mark.parametrize("rows", [1, 10, 200])
+def test_queryset_update_query_count_is_constant(track, rows: int) -> None:
+    track(Product)
+    make(rows)
+    base = own(lambda: Product.objects.update(description="a"))
+    # one locking read + one insert of the logs
+    assert queries(lambda: Product.objects.update(description="b")) == base + 2
+    assert ActivityLog.objects.filter(action="update").count() == rows
+
+
+def test_queryset_update_with_expression_logs_real_numbers(track) -> None:
+    track(Product)
+    make(3)
+    ActivityLog.objects.all().delete()
+    base = own(lambda: Product.objects.update(stock=F("stock") + 0))
+    assert queries(lambda: Product.objects.update(stock=F("stock") + 10)) == base + 3
+    logs = sorted(ActivityLog.objects.all(), key=lambda log: log.old_values["stock"])
+    assert [(log.old_values["stock"], log.new_values["stock"]) for log in logs] == [
+        (0, 10),
+        (1, 11),
+        (2, 12),
+    ]
+
+
+def test_update_of_values_queryset_and_custom_queryset(track) -> None:
+    track(Product)
+    make(3)
+    ActivityLog.objects.all().delete()
+    Product.objects.filter(stock=1).values("name").update(stock=7)
+    manager = ActiveQuerySet.as_manager()
+    manager.model = Product
+    manager.name = "active_objects"
+    manager.get_queryset().active().filter(stock=2).update(stock=8)
+    assert sorted(log.new_values["stock"] for log in ActivityLog.objects.all()) == [7, 8]
+
+
+def test_fk_given_as_an_instance(track) -> None:
+    track(Product)
+    make(1)
+    category = Category.objects.create(name="c")
+    ActivityLog.objects.all().delete()
+    Product.objects.update(category=category)
+    log = ActivityLog.objects.get()
+    assert log.new_values == {"category": category.pk}
+
+
+def test_bulk_create_logs_each_row_with_one_insert(track) -> None:
+    track(Product)
+    base = own(lambda: make(50, tag="a"))
+    assert queries(lambda: make(50, tag="b")) == base + 1
+    logs = ActivityLog.objects.filter(action="create")
+    assert logs.count() == 50
+    if connection.features.can_return_rows_from_bulk_insert:
+        assert all(log.entity_pk is not None for log in logs)
+
+
+def test_bulk_update_logs_changed_rows(track) -> None:
+    track(Product)
+    products = make(20)
+    ActivityLog.objects.all().delete()
+    for p in products:
+        p.stock += 100 if p.stock % 2 else 0
+        p.name = p.name
+    base = own(lambda: Product.objects.bulk_update(products, ["stock", "name"]))
+    for p in products:
+        p.stock += 1
+    assert queries(lambda: Product.objects.bulk_update(products, ["stock", "name"])) == base + 2
+    logs = ActivityLog.objects.all()
+    assert logs.count() == 20
+    assert all(log.changed_fields == ["stock"] for log in logs)
+    assert all(log.new_values["stock"] == log.old_values["stock"] + 1 for log in logs)
+
+
+def test_bulk_false_passes_through(track) -> None:
+    track(Product, bulk=False)
+    make(3)
+    assert queries(lambda: Product.objects.update(stock=5)) == 1
+    assert ActivityLog.objects.count() == 0
+
+
+def test_disabled_and_untracked_pass_through(track) -> None:
+    track(Product)
+    with autoaudit.disabled():
+        make(3)
+        assert queries(lambda: Product.objects.update(stock=5)) == 1
+    Untracked.objects.bulk_create([Untracked(name="u")])
+    assert queries(lambda: Untracked.objects.update(stock=2)) == 1
+    assert ActivityLog.objects.count() == 0
+
+
+def test_bulk_update_does_not_log_twice(track) -> None:
+    track(Product)
+    products = make(3)
+    ActivityLog.objects.all().delete()
+    for p in products:
+        p.stock = 50
+    Product.objects.bulk_update(products, ["stock"])
+    assert ActivityLog.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_operations_commit_once_in_autocommit(track) -> None:
+    track(Product)
+    with CaptureQueriesContext(connection) as context:
+        make(5)
+        Product.objects.update(stock=9)
+    commits = [q for q in context.captured_queries if q["sql"].strip().upper() == "COMMIT"]
+    assert len(commits) == 2
+    assert ActivityLog.objects.count() == 10
