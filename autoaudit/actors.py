@@ -4,75 +4,137 @@ Order: an explicit ``autoaudit.actor(...)`` beats the request's user; a
 request with an authenticated user gives a user actor; a request without one
 gives a guest; no request at all gives the system. The request's user is read
 here, when the log is written, so users authenticated inside the view (token
-or JWT authentication) are named correctly.
+or JWT authentication, which replace ``request.user``) are named correctly.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.functional import LazyObject, empty
+
 from autoaudit.conf import get_settings
-from autoaudit.context import current_actor
+from autoaudit.context import ExplicitActor, current_actor
 from autoaudit.enums import ActorType
 from autoaudit.request import current_request, get_client_ip
 
 GUEST_NAME = "Anonymous Guest"
+#: ``user_agent`` is stored up to this many characters.
+MAX_USER_AGENT_LENGTH = 1000
 _MAX = 255
+_GUEST_KEYS = ("email", "phone", "source")
 
 
-def _cut(value: Any) -> str | None:
+def _cut(value: Any, limit: int = _MAX) -> str | None:
+    """Text fit for a column: no NUL (PostgreSQL rejects it), trimmed, cut."""
     if value is None:
         return None
-    text = str(value).strip()
-    return text[:_MAX] or None
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except Exception:
+        return None
+    return text.replace("\x00", "").strip()[:limit] or None
 
 
 def user_identity(user: Any) -> tuple[str | None, str | None]:
-    """``(identifier, name)`` of a user: email (or username), full name (or username)."""
-    username = None
+    """``(identifier, name)`` of a user: email (or username), full name (or username).
+
+    Works for custom user models: the username comes from ``USERNAME_FIELD``
+    (``get_username()``), the email from ``EMAIL_FIELD``, and a model without
+    an email field is identified by its username.
+    """
+    get_username = getattr(user, "get_username", None)
     try:
-        username = user.get_username()
+        username = get_username() if callable(get_username) else None
     except Exception:
+        username = None
+    if username is None:
         username = getattr(user, "username", None)
     email_field = getattr(type(user), "EMAIL_FIELD", "email")
     email = getattr(user, email_field, None) if isinstance(email_field, str) else None
     identifier = _cut(email) or _cut(username) or _cut(getattr(user, "pk", None))
-    full_name = None
     get_full_name = getattr(user, "get_full_name", None)
-    if callable(get_full_name):
-        try:
-            full_name = get_full_name()
-        except Exception:
-            full_name = None
+    try:
+        full_name = get_full_name() if callable(get_full_name) else None
+    except Exception:
+        full_name = None
     return identifier, _cut(full_name) or _cut(username) or identifier
 
 
-def _request_user(request: Any) -> Any:
-    user = getattr(request, "user", None)
+def request_user(request: Any) -> Any:
+    """The authenticated user of ``request`` now, or ``None``.
+
+    ``request.user`` is read as it is at this moment (a view may have replaced
+    it). Django's lazy user is loaded on first use; if only ``await
+    request.auser()`` has loaded it so far, that result is reused.
+    """
+    if request is None:
+        return None
+    attrs = getattr(request, "__dict__", {})
+    user = attrs.get("user", empty)
+    if user is empty:
+        user = getattr(request, "user", None)
+    elif isinstance(user, LazyObject) and user._wrapped is empty:
+        cached = attrs.get("_acached_user")
+        if cached is not None:
+            user = cached
     if user is None:
         return None
     try:
-        return user if user.is_authenticated else None
-    except Exception:
+        authenticated = bool(user.is_authenticated)
+    except AttributeError:
         return None
+    return user if authenticated else None
 
 
-def _session_key(request: Any) -> str | None:
-    # Never create a session: read the key only if one exists.
+def session_id(request: Any) -> str | None:
+    """A stable, non-reversible id of the guest's session, or ``None``.
+
+    The raw session key is a credential (whoever holds it is logged in as
+    that visitor), so the log stores a keyed hash of it instead, as
+    ``"sess_<24 hex digits>"``. No session is ever created or loaded here.
+    """
     session = getattr(request, "session", None)
     key = getattr(session, "session_key", None) if session is not None else None
-    return key if isinstance(key, str) and key else None
+    if not isinstance(key, str) or not key:
+        return None
+    digest = hmac.new(get_settings().MASK_HASH_KEY, key.encode(), hashlib.sha256)
+    return "sess_" + digest.hexdigest()[:24]
 
 
-def _user_agent(request: Any) -> str | None:
-    meta = getattr(request, "META", None)
-    if not isinstance(meta, dict):
-        return None
-    agent = meta.get("HTTP_USER_AGENT")
-    if not isinstance(agent, str) or not agent:
-        return None
-    return agent[:1000]
+def _meta(request: Any) -> Mapping[str, Any]:
+    meta = getattr(request, "META", None) if request is not None else None
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def user_agent(request: Any) -> str | None:
+    """The request's User-Agent, cut to :data:`MAX_USER_AGENT_LENGTH`."""
+    agent = _meta(request).get("HTTP_USER_AGENT")
+    return _cut(agent, MAX_USER_AGENT_LENGTH) if isinstance(agent, str) else None
+
+
+def guest_metadata(request: Any, guest: Mapping[str, Any]) -> dict[str, Any]:
+    """What is known about a guest (email, phone, session, device, browser,
+    referrer, source, ...), with no null or empty values."""
+    from autoaudit.useragent import describe_user_agent
+
+    meta = _meta(request)
+    metadata: dict[str, Any] = {
+        "email": _cut(guest.get("email")),
+        "phone": _cut(guest.get("phone")),
+        "session_id": session_id(request),
+        "source": _cut(guest.get("source")),
+        **describe_user_agent(user_agent(request)),
+        "referrer": _cut(meta.get("HTTP_REFERER")),
+    }
+    extra = guest.get("extra_metadata")
+    if isinstance(extra, Mapping):
+        for key, value in extra.items():
+            metadata.setdefault(str(key), value)
+    return {key: value for key, value in metadata.items() if value not in (None, "")}
 
 
 def _user_fields(user: Any) -> dict[str, Any]:
@@ -86,80 +148,99 @@ def _user_fields(user: Any) -> dict[str, Any]:
     }
 
 
-def guest_metadata(request: Any, guest: Mapping[str, Any]) -> dict[str, Any]:
-    """What is known about a guest, with no null keys."""
-    from autoaudit.useragent import describe_user_agent
-
-    meta = getattr(request, "META", None) if request is not None else None
-    metadata: dict[str, Any] = {
-        "email": guest.get("email"),
-        "phone": guest.get("phone"),
-        "session_id": _session_key(request) if request is not None else None,
-        "source": guest.get("source"),
+def _system_actor(explicit: ExplicitActor | None = None) -> dict[str, Any]:
+    metadata = dict(explicit.metadata) if explicit is not None and explicit.metadata else None
+    return {
+        "user": None,
+        "actor_type": ActorType.SYSTEM,
+        "actor_identifier": _cut(explicit.identifier) if explicit is not None else None,
+        "actor_name": _cut(explicit.name) if explicit is not None else None,
+        "actor_metadata": metadata,
     }
-    if isinstance(meta, dict):
-        metadata.update(describe_user_agent(meta.get("HTTP_USER_AGENT")))
-        referrer = meta.get("HTTP_REFERER")
-        metadata["referrer"] = referrer[:_MAX] if isinstance(referrer, str) else None
-    return {key: value for key, value in metadata.items() if value not in (None, "")}
+
+
+def _explicit_user(explicit: ExplicitActor) -> Any:
+    user = explicit.user
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user
+
+
+def actor_type_for(request: Any = None) -> str:
+    """The kind of actor a log written now would name (``user``, ``guest`` or
+    ``system``), without building it. ``request`` defaults to the current one."""
+    explicit = current_actor()
+    if explicit is not None:
+        if explicit.actor_type == ActorType.SYSTEM:
+            return ActorType.SYSTEM
+        if _explicit_user(explicit) is not None or explicit.actor_type == ActorType.USER:
+            return ActorType.USER
+        return ActorType.GUEST
+    if request is None:
+        request = current_request()
+    if request is None:
+        return ActorType.SYSTEM
+    return ActorType.USER if request_user(request) is not None else ActorType.GUEST
 
 
 def resolve_actor(guest: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The actor fields of an :class:`~autoaudit.models.ActivityLog` for now.
 
     ``guest`` may carry ``email``/``phone``/``name``/``source`` known from the
-    saved instance (``guest_fields``) or from a ``log_activity`` call; they are
-    used only when the actor turns out to be a guest.
+    saved instance (``guest_fields``) or from a ``log_activity`` call; they
+    are used only when the actor turns out to be a guest.
     """
-    guest = dict(guest or {})
+    guest_info = dict(guest or {})
     explicit = current_actor()
     request = current_request()
-    fields: dict[str, Any] = {"ip_address": None, "user_agent": None}
-    if request is not None:
-        fields["ip_address"] = get_client_ip(request)
-        fields["user_agent"] = _user_agent(request)
-
+    fields: dict[str, Any] = {
+        "ip_address": get_client_ip(request) if request is not None else None,
+        "user_agent": user_agent(request),
+    }
     if explicit is not None:
-        if explicit.actor_type == ActorType.SYSTEM:
-            fields.update(
-                user=None,
-                actor_type=ActorType.SYSTEM,
-                actor_identifier=_cut(explicit.identifier),
-                actor_name=_cut(explicit.name),
-                actor_metadata=dict(explicit.metadata) if explicit.metadata else None,
-            )
-            return fields
-        user = explicit.user
-        if user is not None and getattr(user, "is_authenticated", False):
-            fields.update(_user_fields(user))
-            if explicit.identifier:
-                fields["actor_identifier"] = _cut(explicit.identifier)
-            if explicit.name:
-                fields["actor_name"] = _cut(explicit.name)
-            if explicit.metadata:
-                fields["actor_metadata"] = dict(explicit.metadata)
-            return fields
-        if explicit.identifier:
-            guest.setdefault("identifier", explicit.identifier)
-        if explicit.name:
-            guest["name"] = explicit.name
-        if explicit.metadata:
-            guest.setdefault("extra_metadata", dict(explicit.metadata))
-        return _guest_fields(request, guest, fields)
-
+        return _explicit_fields(explicit, request, guest_info, fields)
     if request is None:
-        fields.update(
-            user=None,
-            actor_type=ActorType.SYSTEM,
-            actor_identifier=None,
-            actor_name=None,
-            actor_metadata=None,
-        )
+        fields.update(_system_actor())
         return fields
-    user = _request_user(request)
+    user = request_user(request)
     if user is not None:
         fields.update(_user_fields(user))
         return fields
+    return _guest_fields(request, guest_info, fields)
+
+
+def _explicit_fields(
+    explicit: ExplicitActor,
+    request: Any,
+    guest: dict[str, Any],
+    fields: dict[str, Any],
+) -> dict[str, Any]:
+    if explicit.actor_type == ActorType.SYSTEM:
+        fields.update(_system_actor(explicit))
+        return fields
+    user = _explicit_user(explicit)
+    if user is not None or explicit.actor_type == ActorType.USER:
+        if user is not None:
+            fields.update(_user_fields(user))
+        else:  # a user known only by name (e.g. from another system)
+            fields.update(_system_actor(explicit), actor_type=ActorType.USER)
+        if explicit.identifier:
+            fields["actor_identifier"] = _cut(explicit.identifier)
+        if explicit.name:
+            fields["actor_name"] = _cut(explicit.name)
+        if explicit.metadata:
+            fields["actor_metadata"] = dict(explicit.metadata)
+        return fields
+    metadata = dict(explicit.metadata or {})
+    for key in _GUEST_KEYS:
+        if metadata.get(key):
+            guest[key] = metadata.pop(key)
+    if explicit.identifier:
+        guest["identifier"] = explicit.identifier
+    if explicit.name:
+        guest["name"] = explicit.name
+    if metadata:
+        guest["extra_metadata"] = {**metadata, **dict(guest.get("extra_metadata") or {})}
     return _guest_fields(request, guest, fields)
 
 
@@ -167,6 +248,7 @@ def _guest_fields(request: Any, guest: dict[str, Any], fields: dict[str, Any]) -
     from autoaudit.privacy import guest_opted_out
 
     if guest_opted_out(request):
+        # Logged, but with nothing that identifies the visitor.
         fields.update(
             user=None,
             actor_type=ActorType.GUEST,
@@ -178,13 +260,10 @@ def _guest_fields(request: Any, guest: dict[str, Any], fields: dict[str, Any]) -
         )
         return fields
     metadata = guest_metadata(request, guest)
-    extra_metadata = guest.get("extra_metadata")
-    if extra_metadata:
-        metadata.update({k: v for k, v in extra_metadata.items() if v is not None})
     identifier = (
-        _cut(guest.get("email"))
-        or _cut(guest.get("phone"))
-        or _cut(guest.get("identifier"))
+        _cut(guest.get("identifier"))
+        or metadata.get("email")
+        or metadata.get("phone")
         or metadata.get("session_id")
         or fields.get("ip_address")
     )
@@ -199,16 +278,5 @@ def _guest_fields(request: Any, guest: dict[str, Any], fields: dict[str, Any]) -
 
 
 def system_fields() -> dict[str, Any]:
-    return {
-        "user": None,
-        "actor_type": ActorType.SYSTEM,
-        "actor_identifier": None,
-        "actor_name": None,
-        "actor_metadata": None,
-        "ip_address": None,
-        "user_agent": None,
-    }
-
-
-def guest_tracking_enabled() -> bool:
-    return get_settings().GUEST_TRACKING
+    """Actor fields of the system, with no request data."""
+    return {**_system_actor(), "ip_address": None, "user_agent": None}

@@ -11,13 +11,14 @@ class AutoauditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from autoaudit import checks, conf, registry
+        from autoaudit import auth, checks, conf, registry
 
         # Bad settings fail django.setup() with a message naming the key.
         conf.clear_cache()
         conf.get_settings()
         checks.register()
         registry.registry.ready()
+        auth.connect()  # login / logout / login_failed logs (AUTH_EVENTS)
         setting_changed.connect(_on_setting_changed, dispatch_uid="autoaudit.setting_changed")
 
 

@@ -75,9 +75,14 @@ class AutoauditSettings:
     MAX_VALUE_LENGTH: int = 10_000
     TRUSTED_PROXIES: tuple[IPNetwork, ...] = ()
     GUEST_TRACKING: bool = True
+    HONOR_GPC: bool = True
+    HONOR_DNT: bool = True
+    OPT_OUT_COOKIE: str = "autoaudit_opt_out"
     RETENTION_DAYS: Mapping[str, int | None] = field(
         default_factory=lambda: dict(DEFAULT_RETENTION_DAYS)
     )
+    PRUNE_BATCH_SIZE: int = 5000
+    ARCHIVE_DIR: str | None = None
     ON_ERROR: Literal["raise", "log"] = "raise"
     AUTH_EVENTS: frozenset[str] = frozenset(AUTH_EVENT_NAMES)
     LOG_RAW_SAVES: bool = False
@@ -216,6 +221,44 @@ def _on_error(value: Any) -> Literal["raise", "log"]:
     raise _fail("ON_ERROR", f"must be 'raise' or 'log', not {value!r}.")
 
 
+#: Characters allowed in a cookie name (an RFC 6265 "token").
+_COOKIE_NAME_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~"
+)
+
+
+def _cookie_name(value: Any) -> str:
+    if not isinstance(value, str) or not value or not set(value) <= _COOKIE_NAME_CHARS:
+        raise _fail(
+            "OPT_OUT_COOKIE",
+            "must be a non-empty cookie name (letters, digits and !#$%&'*+-.^_`|~; "
+            f"no spaces, '=' or ';'), not {value!r}.",
+        )
+    return value
+
+
+def _batch_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+        raise _fail("PRUNE_BATCH_SIZE", f"must be an integer from 1 to 1000000, not {value!r}.")
+    return value
+
+
+def _archive_dir(value: Any) -> str | None:
+    """``None`` (the current directory when the command runs) or a path."""
+    import os
+
+    if value is None:
+        return None
+    if isinstance(value, str | os.PathLike):
+        text = os.fspath(value)
+        if isinstance(text, str) and text.strip():
+            return text
+    raise _fail(
+        "ARCHIVE_DIR",
+        f"must be a directory path (a string or pathlib.Path) or None, not {value!r}.",
+    )
+
+
 def _auth_events(value: Any) -> frozenset[str]:
     key = "AUTH_EVENTS"
     if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
@@ -266,7 +309,12 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "MAX_VALUE_LENGTH": _max_value_length,
     "TRUSTED_PROXIES": _trusted_proxies,
     "GUEST_TRACKING": lambda value: _bool("GUEST_TRACKING", value),
+    "HONOR_GPC": lambda value: _bool("HONOR_GPC", value),
+    "HONOR_DNT": lambda value: _bool("HONOR_DNT", value),
+    "OPT_OUT_COOKIE": _cookie_name,
     "RETENTION_DAYS": _retention,
+    "PRUNE_BATCH_SIZE": _batch_size,
+    "ARCHIVE_DIR": _archive_dir,
     "ON_ERROR": _on_error,
     "AUTH_EVENTS": _auth_events,
     "LOG_RAW_SAVES": lambda value: _bool("LOG_RAW_SAVES", value),

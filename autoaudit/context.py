@@ -54,11 +54,19 @@ def is_disabled() -> bool:
     return _disabled.get()
 
 
+_Entry = tuple["_ContextVarScope", Token[Any]]
+# The scopes entered in this context, innermost last, with their tokens. It
+# is context-local itself, so one scope object can be entered concurrently
+# by several threads or tasks (a module-level ``disabled()``, a decorated
+# function) and each exit resets its own token.
+_entered: ContextVar[tuple[_Entry, ...]] = ContextVar("autoaudit_scopes", default=())
+
+
 class _ContextVarScope:
     """Base for the three helpers: set a ContextVar on enter, reset on exit.
 
-    Reusable (each ``with`` gets its own token) and usable as a decorator on
-    both plain and ``async`` functions.
+    Reusable and re-entrant, and usable as a decorator on both plain and
+    ``async`` functions.
     """
 
     def _var(self) -> ContextVar[Any]:
@@ -67,11 +75,9 @@ class _ContextVarScope:
     def _value(self) -> Any:
         raise NotImplementedError
 
-    def __init__(self) -> None:
-        self._tokens: list[Token[Any]] = []
-
     def __enter__(self) -> None:
-        self._tokens.append(self._var().set(self._value()))
+        token = self._var().set(self._value())
+        _entered.set((*_entered.get(), (self, token)))
 
     def __exit__(
         self,
@@ -79,7 +85,14 @@ class _ContextVarScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._var().reset(self._tokens.pop())
+        stack = _entered.get()
+        for index in range(len(stack) - 1, -1, -1):
+            if stack[index][0] is self:
+                break
+        else:
+            raise RuntimeError(f"{type(self).__name__}() exited without being entered here.")
+        self._var().reset(stack[index][1])
+        _entered.set(stack[:index] + stack[index + 1 :])
 
     async def __aenter__(self) -> None:
         self.__enter__()
@@ -97,28 +110,20 @@ class _ContextVarScope:
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with self._fresh():
+                with self:
                     return await func(*args, **kwargs)
 
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self._fresh():
+            with self:
                 return func(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 
-    def _fresh(self) -> _ContextVarScope:
-        # A decorated function may run concurrently in several tasks; each
-        # call gets its own scope object so tokens never cross.
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone._tokens = []
-        return clone
 
-
-class actor(_ContextVarScope):  # noqa: N801 - used like a function
+class actor(_ContextVarScope):  # used like a function
     """Attribute everything inside to an explicit actor.
 
     With ``user`` it is a user actor; with only identifier/name/metadata a
@@ -133,16 +138,19 @@ class actor(_ContextVarScope):  # noqa: N801 - used like a function
         metadata: Mapping[str, Any] | None = None,
         actor_type: str | None = None,
     ) -> None:
-        super().__init__()
         from autoaudit.enums import ActorType
 
         if actor_type is not None and actor_type not in ActorType.values:
-            raise ValueError(
-                f"actor_type must be one of {', '.join(ActorType.values)}, not {actor_type!r}."
-            )
+            choices = ", ".join(ActorType.values)
+            raise ValueError(f"actor_type must be one of {choices}, not {actor_type!r}.")
         if metadata is not None and not isinstance(metadata, Mapping):
-            raise TypeError(f"metadata must be a mapping, not {type(metadata).__name__}.")
-        self.value = ExplicitActor(user, identifier, name, metadata, actor_type)
+            kind = type(metadata).__name__
+            raise TypeError(f"metadata must be a mapping, not {kind}.")
+        if user is not None and not hasattr(user, "is_authenticated"):
+            kind = type(user).__name__
+            raise TypeError(f"user must be a user object, not {kind}.")
+        frozen = MappingProxyType(dict(metadata)) if metadata is not None else None
+        self.value = ExplicitActor(user, identifier, name, frozen, actor_type)
 
     def _var(self) -> ContextVar[Any]:
         return _actor
@@ -151,11 +159,10 @@ class actor(_ContextVarScope):  # noqa: N801 - used like a function
         return self.value
 
 
-class context(_ContextVarScope):  # noqa: N801 - used like a function
+class context(_ContextVarScope):  # used like a function
     """Merge ``extra`` into the ``extra_data`` of every log written inside."""
 
     def __init__(self, **extra: Any) -> None:
-        super().__init__()
         self.extra = extra
 
     def _var(self) -> ContextVar[Any]:
@@ -165,7 +172,7 @@ class context(_ContextVarScope):  # noqa: N801 - used like a function
         return MappingProxyType({**_extra.get(), **self.extra})
 
 
-class disabled(_ContextVarScope):  # noqa: N801 - used like a function
+class disabled(_ContextVarScope):  # used like a function
     """Log nothing inside (no queries, no rows)."""
 
     def _var(self) -> ContextVar[Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.utils.translation import gettext
 
-from autoaudit.serialization import safe_str, truncate
+from autoaudit.serialization import safe_str
 
 #: Each value in a description is cut to this many characters.
 VALUE_PREVIEW = 60
@@ -27,7 +27,8 @@ def _preview(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, default=str)
     else:
         text = safe_str(value)
-    return truncate(text, VALUE_PREVIEW)
+    # A summary, not the record: the full value is in old/new_values.
+    return text if len(text) <= VALUE_PREVIEW else text[: VALUE_PREVIEW - 1] + "…"
 
 
 def describe(

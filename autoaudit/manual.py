@@ -1,39 +1,30 @@
 """The design document's helpers: ``log_activity`` and ``log_model_change``.
 
 Both resolve the actor like automatic logs do (an explicit ``request`` is used
-for this one call), mask values and apply the size limits.
+for this one call; ``None``, or an object that is not a request, means the
+current request, if any), mask values and apply the size limits. Inside
+``autoaudit.disabled()`` nothing is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 
 from autoaudit import writer
 from autoaudit.conf import get_settings
+from autoaudit.context import is_disabled
 from autoaudit.masking import mask_mapping, scrub_text
-from autoaudit.request import _request
+from autoaudit.request import using_request
 from autoaudit.serialization import safe_str, to_json
 
 if TYPE_CHECKING:
     from autoaudit.models import ActivityLog
 
 _GUEST_KEYS = ("source",)
-
-
-@contextmanager
-def _using_request(request: Any) -> Iterator[None]:
-    if request is None:
-        yield
-        return
-    token = _request.set(request)
-    try:
-        yield
-    finally:
-        _request.reset(token)
 
 
 def _secrets(values: Mapping[str, Any] | None) -> list[str]:
@@ -66,7 +57,10 @@ def log_activity(
 ) -> ActivityLog:
     """Write one log by hand. ``entity_type`` is the short entity name or
     ``"app_label.Model"``; extra keyword arguments (``source``, ``device``, ...)
-    describe a guest, except ``extra_data`` and ``computed_entity``."""
+    describe a guest, except ``extra_data``, ``computed_entity`` and ``using``.
+
+    Inside ``autoaudit.disabled()`` the log is built but not saved.
+    """
     from autoaudit.models import _resolve_model
     from autoaudit.registry import entity_labels
 
@@ -81,12 +75,12 @@ def log_activity(
         entity = entity_type
         computed = computed or entity_type
     secrets = _secrets(old_values) + _secrets(new_values)
-    guest = {"name": guest_name, "email": guest_email, "phone": guest_phone}
+    guest: dict[str, Any] = {"name": guest_name, "email": guest_email, "phone": guest_phone}
     guest.update({key: kwargs.pop(key) for key in _GUEST_KEYS if key in kwargs})
     extra_metadata = {k: v for k, v in kwargs.items() if v is not None}
     if extra_metadata:
         guest["extra_metadata"] = extra_metadata
-    with _using_request(request):
+    with using_request(request):
         log = writer.build(
             action=action,
             entity=entity,
@@ -100,8 +94,20 @@ def log_activity(
             guest={k: v for k, v in guest.items() if v is not None},
             extra_data=extra_data,
         )
-    writer.insert(log, using)
+    if not is_disabled():
+        writer.insert(log, using)
     return log
+
+
+def _python(instance: models.Model, name: str, value: Any) -> Any:
+    """``value`` as the field's Python type, so "9.50" equals Decimal("9.50")."""
+    try:
+        field = instance._meta.get_field(name)
+        if value is None or not isinstance(field, models.Field):
+            return value
+        return field.to_python(value)
+    except (ValidationError, FieldDoesNotExist, TypeError, ValueError):
+        return value
 
 
 def _field_values(instance: models.Model) -> dict[str, Any]:
@@ -118,7 +124,10 @@ def _field_values(instance: models.Model) -> dict[str, Any]:
             and not getattr(f, "auto_now", False)
             and not getattr(f, "auto_now_add", False)
         )
-    return {f.name: instance.__dict__.get(f.attname) for f in fields if f.attname in instance.__dict__}
+    data = instance.__dict__
+    return {
+        f.name: _python(instance, f.name, data.get(f.attname)) for f in fields if f.attname in data
+    }
 
 
 def log_model_change(
@@ -128,9 +137,12 @@ def log_model_change(
     old_instance: models.Model | None = None,
 ) -> ActivityLog | None:
     """Log a create/update/delete of ``instance`` by hand; for an update,
-    ``old_instance`` gives the old values (no log if nothing changed)."""
+    ``old_instance`` gives the old values (no log if nothing changed).
+    Returns ``None`` when nothing is written (also inside ``disabled()``)."""
+    if is_disabled():
+        return None
     new = _field_values(instance)
-    with _using_request(request):
+    with using_request(request):
         if action == "update":
             if old_instance is None:
                 return None

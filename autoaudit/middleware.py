@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-import crum
-from django.http import HttpRequest, HttpResponse
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
-from autoaudit.request import _request
+from autoaudit.events import log_post, wants_post_log
+from autoaudit.request import request_scope
 
 
 class AuditMiddleware:
-    """Sets the request for autoaudit (a ContextVar) and for django-crum.
+    """Makes the request current for autoaudit and for django-crum.
 
-    Sync and async capable. The ContextVar is per task, so concurrent ASGI
-    requests never see each other's request; it is reset when the response
-    is returned or an exception escapes, so nothing leaks to the next one.
+    Place it after ``AuthenticationMiddleware``. It is sync and async
+    capable: under ASGI with async views it runs without a thread switch.
+    The request is kept in context variables (django-crum's storage is made
+    context-local by :mod:`autoaudit.request`), so concurrent requests never
+    see each other's; both are restored when the response is returned or an
+    exception escapes, so nothing leaks to the next request.
+
+    The actor is not read here: the user is looked up when each log is
+    written, so authentication done inside the view (tokens, JWT) counts.
+
+    With ``AUTOAUDIT["LOG_POST_REQUESTS"] = True`` it also logs every
+    successful (2xx) POST outside ``LOG_POST_SKIP_PREFIXES``.
     """
 
     sync_capable = True
@@ -25,27 +35,23 @@ class AuditMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
             markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
+        if self.async_mode:
             return self.__acall__(request)
-        token = _request.set(request)
-        previous = crum.get_current_request()
-        crum.set_current_request(request)
-        try:
-            response: HttpResponse = self.get_response(request)
+        with request_scope(request):
+            response: HttpResponseBase = self.get_response(request)
+            if wants_post_log(request, response):
+                log_post(request, response)
             return response
-        finally:
-            crum.set_current_request(previous)
-            _request.reset(token)
 
-    async def __acall__(self, request: HttpRequest) -> Any:
-        token = _request.set(request)
-        try:
-            get_response: Callable[[HttpRequest], Awaitable[HttpResponse]] = self.get_response
-            return await get_response(request)
-        finally:
-            _request.reset(token)
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        get_response = cast(Callable[[HttpRequest], Awaitable[HttpResponseBase]], self.get_response)
+        with request_scope(request):
+            response = await get_response(request)
+            if wants_post_log(request, response):
+                await sync_to_async(log_post)(request, response)
+            return response

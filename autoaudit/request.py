@@ -1,40 +1,175 @@
 """The current request (django-crum behind one small adapter) and client IP.
 
-crum keeps the request in a thread-local, which is not safe under ASGI where
-many requests share a thread. ``AuditMiddleware`` therefore stores the request
-in a ContextVar (per task) and also hands it to crum so other code that calls
-``crum.get_current_request()`` keeps working. Readers here prefer the
-ContextVar and fall back to crum (for projects that set crum themselves).
+django-crum keeps the request in a ``threading.local``. Under ASGI many
+requests share the event loop's thread, so a thread-local would hand one
+request's user to another. On import this module therefore swaps crum's
+storage for :class:`ContextLocal`, whose attributes live in a
+:class:`~contextvars.ContextVar`: every asyncio task (each ASGI request) gets
+its own values, and asgiref copies them into ``sync_to_async`` threads and
+back. In plain threads (WSGI) a ContextVar behaves like a thread-local, so
+nothing changes there. The swap is done once and is idempotent.
+
+autoaudit itself reads its own ContextVar first (set by ``AuditMiddleware`` or
+a ``request=`` argument) and falls back to crum, so projects that set crum
+themselves (``crum.CurrentRequestUserMiddleware``, ``crum.impersonate``) are
+attributed too.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any
 
-from crum import get_current_request as _crum_request
+import crum
+from django.http import HttpRequest
 
 from autoaudit.conf import get_settings
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 _request: ContextVar[Any] = ContextVar("autoaudit_request", default=None)
 
+#: ``X-Forwarded-For`` hops looked at, right to left (a bound on the work a
+#: forged, huge header can cause).
+MAX_FORWARDED_HOPS = 32
 
-def current_request() -> Any:
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class ContextLocal:
+    """A drop-in for ``threading.local`` whose attributes are context-local.
+
+    The attributes are kept in an immutable mapping inside one ContextVar;
+    every assignment stores a new mapping, so a change made in one task or
+    thread is never seen by another (copy on write).
+    """
+
+    __slots__ = ("_state",)
+    _state: ContextVar[Mapping[str, Any]]
+
+    def __init__(self, name: str = "autoaudit_context_local") -> None:
+        object.__setattr__(self, "_state", ContextVar(name, default=_EMPTY))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._state.get()[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._state.set(MappingProxyType({**self._state.get(), name: value}))
+
+    def __delattr__(self, name: str) -> None:
+        state = dict(self._state.get())
+        if name not in state:
+            raise AttributeError(name)
+        del state[name]
+        self._state.set(MappingProxyType(state))
+
+    def snapshot(self) -> Mapping[str, Any]:
+        """Every attribute at once (to put back with :meth:`restore`)."""
+        return self._state.get()
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self._state.set(state)
+
+
+def install_crum_storage() -> ContextLocal:
+    """Make django-crum's storage context-local (idempotent).
+
+    Called when this module is imported, which ``AppConfig.ready()`` and
+    ``AuditMiddleware`` both do, so it is in place before the first request.
+    """
+    storage = getattr(crum, "_thread_locals", None)
+    if isinstance(storage, ContextLocal):
+        return storage
+    storage = ContextLocal("crum_locals")
+    crum._thread_locals = storage
+    return storage
+
+
+install_crum_storage()
+
+
+def as_request(obj: Any) -> HttpRequest | None:
+    """``obj`` as a Django request, or ``None`` if it is not one.
+
+    Wrappers that carry the Django request as ``_request`` (Django REST
+    framework's ``Request``) are unwrapped; other objects are ignored rather
+    than trusted, so a stray value cannot become the "current request".
+    """
+    if isinstance(obj, HttpRequest):
+        return obj
+    inner = getattr(obj, "_request", None) if obj is not None else None
+    return inner if isinstance(inner, HttpRequest) else None
+
+
+def current_request() -> HttpRequest | None:
     """The request being served in this task or thread, or ``None``."""
     request = _request.get()
     if request is not None:
-        return request
-    return _crum_request()
+        return as_request(request)
+    return as_request(crum.get_current_request())
 
 
-def _valid_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    if not isinstance(value, str):
+@contextmanager
+def using_request(request: Any) -> Iterator[None]:
+    """Make ``request`` current for autoaudit only, inside the block.
+
+    ``None`` (or something that is not a request) leaves the current
+    request, if any, in place.
+    """
+    resolved = as_request(request)
+    if resolved is None:
+        yield
+        return
+    token = _request.set(resolved)
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+@contextmanager
+def request_scope(request: HttpRequest) -> Iterator[None]:
+    """Make ``request`` current for autoaudit and django-crum, then restore.
+
+    Whatever crum held before (request and impersonated user) is put back on
+    exit, also when the block raises, so nothing leaks to the next request
+    served by the same thread.
+    """
+    token = _request.set(request)
+    storage = crum._thread_locals
+    saved = storage.snapshot() if isinstance(storage, ContextLocal) else None
+    previous = crum.get_current_request()
+    crum.set_current_request(request)
+    try:
+        yield
+    finally:
+        if saved is not None and isinstance(storage, ContextLocal):
+            storage.restore(saved)
+        else:  # someone replaced crum's storage after us: use its API
+            crum.set_current_request(previous)
+        _request.reset(token)
+
+
+# -- client IP ----------------------------------------------------------------
+def parse_ip(value: Any) -> IPAddress | None:
+    """An IP address from a header value, or ``None`` if it is not one.
+
+    Accepts ``1.2.3.4``, ``1.2.3.4:5678``, ``::1``, ``[::1]:8000`` and IPv6
+    zone ids; IPv4-mapped IPv6 addresses become IPv4.
+    """
+    if not isinstance(value, str) or len(value) > 100:
         return None
     text = value.strip()
     if text.startswith("[") and "]" in text:  # "[::1]:8000"
         text = text[1 : text.index("]")]
-    elif text.count(":") == 1 and "." in text:  # "1.2.3.4:5678"
+    elif text.count(":") == 1:  # "1.2.3.4:5678"
         text = text.split(":", 1)[0]
     try:
         address = ipaddress.ip_address(text.split("%", 1)[0])
@@ -45,7 +180,7 @@ def _valid_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
     return address
 
 
-def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def _trusted(address: IPAddress) -> bool:
     return any(address in network for network in get_settings().TRUSTED_PROXIES)
 
 
@@ -54,12 +189,16 @@ def get_client_ip(request: Any) -> str | None:
 
     ``X-Forwarded-For`` is honoured only when ``REMOTE_ADDR`` is one of
     ``AUTOAUDIT["TRUSTED_PROXIES"]``; then the client is the right-most
-    address in the header that is not itself a trusted proxy.
+    address in the header that is not itself a trusted proxy. A forged
+    header from any other client is ignored. If the hop where the client
+    should be is not an address, the client is unknown (``None``): the
+    addresses to its left were written by nobody we trust.
     """
-    meta = getattr(request, "META", None)
-    if not isinstance(meta, dict):
+    resolved = as_request(request)
+    meta = getattr(resolved if resolved is not None else request, "META", None)
+    if not isinstance(meta, Mapping):
         return None
-    remote = _valid_ip(meta.get("REMOTE_ADDR"))
+    remote = parse_ip(meta.get("REMOTE_ADDR"))
     if remote is None:
         return None
     if not _trusted(remote):
@@ -67,11 +206,16 @@ def get_client_ip(request: Any) -> str | None:
     forwarded = meta.get("HTTP_X_FORWARDED_FOR")
     if not isinstance(forwarded, str) or not forwarded.strip():
         return str(remote)
-    for hop in reversed(forwarded.split(",")):
-        address = _valid_ip(hop)
+    hops = forwarded.rsplit(",", MAX_FORWARDED_HOPS)
+    if len(hops) > MAX_FORWARDED_HOPS:
+        hops = hops[1:]  # the left-most piece holds the unexamined rest
+    client = remote
+    for hop in reversed(hops):
+        address = parse_ip(hop)
         if address is None:
-            # A malformed hop: nothing to its left can be trusted either.
-            return str(remote)
+            return None
+        client = address
         if not _trusted(address):
-            return str(address)
-    return str(remote)
+            break
+    # If every hop is a trusted proxy, the left-most one is the best we know.
+    return str(client)

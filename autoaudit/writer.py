@@ -15,7 +15,7 @@ from django.db import DatabaseError, connections, router, transaction
 
 from autoaudit.actors import resolve_actor
 from autoaudit.conf import get_settings
-from autoaudit.context import current_extra
+from autoaudit.context import current_extra, is_disabled
 from autoaudit.serialization import ENTITY_NAME_LENGTH, safe_str, to_json, truncate
 
 if TYPE_CHECKING:
@@ -98,6 +98,8 @@ def insert(log: ActivityLog, using: str | None = None) -> ActivityLog | None:
     """
     from autoaudit.models import ActivityLog
 
+    if is_disabled():
+        return None  # inside autoaudit.disabled(): nothing is written
     alias = using or router.db_for_write(ActivityLog)
     if get_settings().ON_ERROR == "raise":
         log.save(force_insert=True, using=alias)

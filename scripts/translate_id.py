@@ -1,7 +1,9 @@
 """Fill autoaudit's Indonesian catalogue after ``makemessages -l id``.
 
 Run from the repository root: ``python scripts/translate_id.py`` then
-``cd autoaudit && django-admin compilemessages -l id``. Strings that are
+``cd autoaudit && django-admin compilemessages -l id``; create the catalogue with
+``django-admin makemessages -l id --no-location`` (delete the old .po first:
+merging would leave fuzzy guesses, which gettext ignores). Strings that are
 not listed here stay untranslated and are reported.
 """
 
@@ -61,8 +63,101 @@ ID = {
     "activity logs": "log aktivitas",
     "Deleted user": "Pengguna terhapus",
     "Anonymous Guest": "Tamu Anonim",
+    # actors, events and views
+    'Viewed %(entity)s "%(name)s"': 'Melihat %(entity)s: "%(name)s"',
+    "Viewed %(entity)s": "Melihat %(entity)s",
+    'Downloaded %(entity)s "%(name)s"': 'Mengunduh %(entity)s: "%(name)s"',
+    "Downloaded %(entity)s": "Mengunduh %(entity)s",
+    'Uploaded %(entity)s "%(name)s"': 'Mengunggah %(entity)s: "%(name)s"',
+    "Uploaded %(entity)s": "Mengunggah %(entity)s",
+    "POST %(path)s": "POST %(path)s",
+    "Logged in": "Masuk",
+    "Logged out": "Keluar",
+    'Failed login as "%(username)s"': 'Gagal masuk sebagai "%(username)s"',
+    "Failed login": "Gagal masuk",
+    # timeline and admin
+    "Today": "Hari ini",
+    "Yesterday": "Kemarin",
+    "This week": "Minggu ini",
+    "7 days": "7 hari",
+    "30 days": "30 hari",
+    "(absent)": "(tidak ada)",
+    "(empty)": "(kosong)",
+    "just now": "baru saja",
+    "%(time)s ago": "%(time)s yang lalu",
+    "Actor type": "Tipe aktor",
+    "Action": "Aksi",
+    "Entity": "Entitas",
+    "Actor": "Aktor",
+    "actor": "aktor",
+    "email, username or guest ID": "email, nama pengguna, atau ID tamu",
+    "From": "Dari",
+    "To": "Sampai",
+    "Anyone": "Siapa saja",
+    "Any action": "Semua aksi",
+    "Everything": "Semua",
+    "The end date is before the start date.": "Tanggal akhir lebih awal dari tanggal mulai.",
+    "Activity": "Aktivitas",
+    "Activity: %s": "Aktivitas: %s",
+    "Request and context": "Permintaan dan konteks",
+    "target": "sasaran",
+    "changes": "perubahan",
+    "Changes": "Perubahan",
+    "%(name)s “%(key)s” was not found; perhaps it was deleted.": (
+        "%(name)s “%(key)s” tidak ditemukan; mungkin sudah dihapus."
+    ),
+    "Everyone’s activity, newest first.": "Aktivitas semua orang, terbaru di atas.",  # noqa: RUF001 - the msgid itself
+    "Your activity, newest first.": "Aktivitas Anda, terbaru di atas.",
+    "Back to the newest": "Kembali ke yang terbaru",
+    "History of %(name)s": "Riwayat %(name)s",
+    "History of this object": "Riwayat objek ini",
+    "All activity": "Semua aktivitas",
+    "Pagination": "Navigasi halaman",
+    "Loading…": "Memuat…",
+    "Load more": "Muat lebih banyak",
+    "No activity matches these filters.": "Tidak ada aktivitas yang cocok dengan filter ini.",
+    "No activity yet.": "Belum ada aktivitas.",
+    "No activity recorded for this object.": "Belum ada aktivitas yang tercatat untuk objek ini.",
+    "Show only this actor": "Tampilkan hanya aktor ini",
+    "%(counter)s value": "%(counter)s nilai",
+    "and %(counter)s more": "dan %(counter)s lainnya",
+    "Field": "Field",
+    "Value": "Nilai",
+    "Old value": "Nilai lama",
+    "New value": "Nilai baru",
+    "changed to": "diubah menjadi",
+    "Filters": "Filter",
+    "Apply": "Terapkan",
+    "Reset": "Atur ulang",
+    "Activity counts": "Jumlah aktivitas",
+    "Breakdown by action and actor type": "Rincian per aksi dan tipe aktor",
+    "Home": "Beranda",
+    "Date/time": "Tanggal/waktu",
+    "Only your own activity is shown.": "Hanya aktivitas Anda sendiri yang ditampilkan.",
+    # privacy
+    "You have opted out: your activity on this site is recorded without anything that "
+    "identifies you.": (
+        "Anda telah memilih keluar: aktivitas Anda di situs ini dicatat tanpa apa pun "
+        "yang mengidentifikasi Anda."
+    ),
+    "Your browser asks sites not to track you, and this site honours that.": (
+        "Peramban Anda meminta situs untuk tidak melacak Anda, dan situs ini menghormatinya."
+    ),
+    "This site does not identify visitors who are not signed in.": (
+        "Situs ini tidak mengidentifikasi pengunjung yang belum masuk."
+    ),
+    "Allow tracking again": "Izinkan pelacakan lagi",
+    "Your activity on this site may be recorded with your session, IP address and browser.": (
+        "Aktivitas Anda di situs ini dapat dicatat bersama sesi, alamat IP, dan peramban Anda."
+    ),
+    "Opt out": "Pilih keluar",
+    "Activity tracking": "Pelacakan aktivitas",
 }
 
+PLURAL = re.compile(
+    r'msgid ((?:"(?:[^"\\]|\\.)*"\n)+)msgid_plural ((?:"(?:[^"\\]|\\.)*"\n)+)msgstr\[0\] ""\n(?!")',
+    re.M,
+)
 ENTRY = re.compile(r'msgid ((?:"(?:[^"\\]|\\.)*"\n)+)msgstr ""\n(?!")', re.M)
 
 
@@ -89,6 +184,15 @@ def main() -> int:
         return f"msgid {match.group(1)}msgstr {_quote(ID[msgid])}\n"
 
     text = ENTRY.sub(fill, text)
+
+    def fill_plural(match: re.Match[str]) -> str:
+        msgid = _unquote(match.group(1))
+        if msgid not in ID:
+            missing.append(msgid)
+            return match.group(0)
+        return f"msgid {match.group(1)}msgid_plural {match.group(2)}msgstr[0] {_quote(ID[msgid])}\n"
+
+    text = PLURAL.sub(fill_plural, text)
     text = text.replace("#, fuzzy\n", "", 1)
     text = re.sub(r'"Language: \\n"', r'"Language: id\\n"', text)
     text = re.sub(r'"Plural-Forms: [^"]*"', r'"Plural-Forms: nplurals=1; plural=0;\\n"', text)

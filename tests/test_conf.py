@@ -39,6 +39,16 @@ EXPECTED_KEYS = {
     "ON_ERROR",
     "AUTH_EVENTS",
     "LOG_RAW_SAVES",
+    "LOG_POST_REQUESTS",
+    "LOG_POST_SKIP_PREFIXES",
+    "LOG_POST_ACTION",
+    "HONOR_GPC",
+    "HONOR_DNT",
+    "OPT_OUT_COOKIE",
+    "PRUNE_BATCH_SIZE",
+    "ARCHIVE_DIR",
+    "PAGE_SIZE",
+    "DASHBOARD_CACHE_TIMEOUT",
 }
 
 
@@ -239,6 +249,21 @@ BAD_VALUES = [
     ("AUTH_EVENTS", ["login", 7]),
     ("LOG_RAW_SAVES", "no"),
     ("LOG_RAW_SAVES", 0),
+    ("LOG_POST_REQUESTS", "yes"),
+    ("LOG_POST_SKIP_PREFIXES", "/admin/"),
+    ("LOG_POST_SKIP_PREFIXES", ["admin/"]),
+    ("LOG_POST_ACTION", "explode"),
+    ("HONOR_GPC", 1),
+    ("HONOR_DNT", "true"),
+    ("OPT_OUT_COOKIE", ""),
+    ("OPT_OUT_COOKIE", 3),
+    ("PRUNE_BATCH_SIZE", 0),
+    ("PRUNE_BATCH_SIZE", True),
+    ("ARCHIVE_DIR", 5),
+    ("PAGE_SIZE", 0),
+    ("PAGE_SIZE", 501),
+    ("DASHBOARD_CACHE_TIMEOUT", -1),
+    ("DASHBOARD_CACHE_TIMEOUT", True),
 ]
 
 

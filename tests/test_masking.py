@@ -145,3 +145,12 @@ def test_create_for_instance_is_masked(track) -> None:
     )
     log.refresh_from_db()
     assert log.new_values == {"email": "j***e@example.com", "password": REDACTED}
+
+
+def test_create_for_instance_writes_nothing_inside_disabled(track) -> None:
+    track(Account)
+    account = Account.objects.create(username="u")
+    with autoaudit.disabled():
+        log = ActivityLog.create_for_instance(account, "view")
+    assert log.pk is None
+    assert ActivityLog.objects.filter(action="view").count() == 0

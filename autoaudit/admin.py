@@ -1,0 +1,277 @@
+"""``ActivityLog`` in the Django admin, and an "Activity" page for any model.
+
+The log is read only: nothing can be added or changed, and only superusers
+may delete (retention is the job of ``autoaudit_prune``/``_archive``). The
+access rules of :mod:`autoaudit.access` apply here as everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import BadRequest, PermissionDenied
+from django.db import models
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from autoaudit import access, dashboard
+from autoaudit.conf import get_settings
+from autoaudit.display import build_entry
+from autoaudit.forms import entity_choices, filter_entity
+from autoaudit.models import ActivityLog
+from autoaudit.pagination import Cursor, InvalidCursor, fetch_page
+
+if TYPE_CHECKING:
+    _LogAdminBase = admin.ModelAdmin[ActivityLog]
+    _MixinBase = admin.ModelAdmin[Any]
+else:
+    # ModelAdmin is generic only for type checkers (django-stubs).
+    _LogAdminBase = admin.ModelAdmin
+    _MixinBase = object
+
+_CSS = {"all": ["autoaudit/autoaudit.css"]}
+
+
+class EntityListFilter(admin.SimpleListFilter):
+    """Filter by ``app_label.Model`` (the registered models and every entity
+    in the table, the latter cached like the dashboard numbers)."""
+
+    title = _("entity")
+    parameter_name = "entity"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        from autoaudit.registry import entity_labels, registered_models
+
+        labels = {entity_labels(model)[1] for model in registered_models()}
+        labels.update(dashboard.get_entities())
+        return entity_choices(labels)
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        value = self.value()
+        return filter_entity(queryset, value) if value else queryset
+
+
+def _pretty_json(value: Any) -> SafeString | str:
+    if value in (None, {}, []):
+        return "-"
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    return format_html('<pre class="aa-json">{}</pre>', text)
+
+
+def _target_admin_url(log: ActivityLog, site: admin.AdminSite) -> str:
+    """The target's change page in ``site``, if its model is there and it exists."""
+    model = log.get_target_model_class()
+    if model is None or not site.is_registered(model) or log.get_target_instance() is None:
+        return ""
+    pk = log.entity_pk if log.entity_pk is not None else log.entity_id
+    opts = model._meta
+    try:
+        return reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_change",
+            args=[quote(str(pk))],
+            current_app=site.name,
+        )
+    except NoReverseMatch:
+        return ""
+
+
+@admin.register(ActivityLog)
+class ActivityLogAdmin(_LogAdminBase):
+    """Read-only browsing of the activity log."""
+
+    list_display = (
+        "created_at",
+        "actor_column",
+        "action_badge",
+        "target_column",
+        "short_description",
+    )
+    list_display_links = ("created_at",)
+    list_filter = ("actor_type", "action", EntityListFilter)
+    date_hierarchy = "created_at"
+    search_fields = ("actor_identifier", "actor_name", "entity_name")
+    list_select_related = ("user",)
+    list_per_page = 50
+    # A COUNT(*) over millions of rows for "N total", or per filter choice
+    # (facets), is not worth it.
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    fieldsets = (
+        (
+            _("Activity"),
+            {"fields": ("created_at", "action", "description", "target", "changes")},
+        ),
+        (
+            _("Actor"),
+            {
+                "fields": (
+                    "actor",
+                    "actor_type",
+                    "user",
+                    "actor_identifier",
+                    "actor_name",
+                    "actor_metadata_json",
+                )
+            },
+        ),
+        (
+            _("Request and context"),
+            {"fields": ("ip_address", "user_agent", "extra_data_json")},
+        ),
+    )
+    readonly_fields = ("target", "changes", "actor", "actor_metadata_json", "extra_data_json")
+
+    class Media:
+        css = _CSS
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[ActivityLog]:
+        queryset = super().get_queryset(request)
+        return access.visible_logs(request.user, queryset)  # type: ignore[arg-type]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ActivityLog | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ActivityLog | None = None) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_superuser)
+
+    @admin.display(description=_("actor"), ordering="actor_name")
+    def actor(self, obj: ActivityLog) -> str:
+        return obj.get_actor_display_name()
+
+    @admin.display(description=_("actor"), ordering="actor_identifier")
+    def actor_column(self, obj: ActivityLog) -> SafeString:
+        return format_html(
+            '{} <span class="aa-badge aa-badge--{}">{}</span>',
+            obj.get_actor_display_name(),
+            obj.actor_type,
+            obj.get_actor_type_display(),
+        )
+
+    @admin.display(description=_("target"), ordering="entity_name")
+    def target_column(self, obj: ActivityLog) -> SafeString:
+        return format_html(
+            '{} <span class="aa-muted">{}</span>',
+            obj.entity_name or obj.entity_pk or "",
+            obj.entity,
+        )
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_badge(self, obj: ActivityLog) -> SafeString:
+        return format_html(
+            '<span class="aa-action aa-action--{}">{}</span>', obj.action, obj.get_action_display()
+        )
+
+    @admin.display(description=_("description"))
+    def short_description(self, obj: ActivityLog) -> str:
+        text = obj.description or ""
+        return text if len(text) <= 70 else text[:69] + "…"
+
+    @admin.display(description=_("target"))
+    def target(self, obj: ActivityLog) -> SafeString | str:
+        name = obj.entity_name or obj.entity_pk or "-"
+        label = f"{obj.computed_entity} #{obj.entity_pk}" if obj.entity_pk else obj.computed_entity
+        url = _target_admin_url(obj, self.admin_site)
+        if url:
+            return format_html(
+                '<a href="{}">{}</a> <span class="aa-muted">({})</span>', url, name, label
+            )
+        return format_html('{} <span class="aa-muted">({})</span>', name, label)
+
+    @admin.display(description=_("changes"))
+    def changes(self, obj: ActivityLog) -> SafeString | str:
+        entry = build_entry(obj, timezone.now())
+        if not entry.changes:
+            return "-"
+        return render_to_string("autoaudit/includes/changes.html", {"entry": entry})
+
+    @admin.display(description=_("actor metadata"))
+    def actor_metadata_json(self, obj: ActivityLog) -> SafeString | str:
+        return _pretty_json(obj.actor_metadata)
+
+    @admin.display(description=_("extra data"))
+    def extra_data_json(self, obj: ActivityLog) -> SafeString | str:
+        return _pretty_json(obj.extra_data)
+
+
+class ActivityHistoryMixin(_MixinBase):
+    """Add an "Activity" page (and a button on the change form) to a model's
+    admin: that object's activity log, newest first, old → new per change.
+
+    ``class ProductAdmin(ActivityHistoryMixin, admin.ModelAdmin): ...``
+
+    The page needs the view (or change) permission on the object; within
+    it, the access rules apply (all logs with ``autoaudit.view_activitylog``,
+    otherwise the user's own).
+    """
+
+    activity_history_template: str | list[str] | None = None
+    change_form_template = "admin/autoaudit/change_form_with_activity.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.model._meta
+        name = f"{opts.app_label}_{opts.model_name}_activity"
+        view = self.admin_site.admin_view(self.activity_view)
+        return [path("<path:object_id>/activity/", view, name=name), *super().get_urls()]
+
+    def activity_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The "Activity" page of one object."""
+        opts = self.model._meta
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            message = gettext("%(name)s “%(key)s” was not found; perhaps it was deleted.") % {
+                "name": capfirst(opts.verbose_name),
+                "key": unquote(object_id),
+            }
+            self.message_user(request, message, messages.WARNING)
+            changelist = f"admin:{opts.app_label}_{opts.model_name}_changelist"
+            return HttpResponseRedirect(reverse(changelist, current_app=self.admin_site.name))
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        token = request.GET.get("cursor")
+        try:
+            cursor = Cursor.decode(token) if token else None
+        except InvalidCursor:
+            raise BadRequest("Invalid cursor.") from None
+        queryset = ActivityLog.objects.for_instance(obj).select_related("user")
+        page = fetch_page(
+            access.visible_logs(request.user, queryset), cursor, get_settings().PAGE_SIZE
+        )
+        now = timezone.now()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Activity: %s") % obj,
+            "subtitle": None,
+            "module_name": str(capfirst(opts.verbose_name_plural)),
+            "object": obj,
+            "opts": opts,
+            "entries": [build_entry(log, now) for log in page.rows],
+            "next_url": f"?cursor={page.next_cursor.encode()}" if page.next_cursor else "",
+            "is_first_page": cursor is None,
+            "can_view_all": access.can_view_all(request.user),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request,
+            self.activity_history_template
+            or [
+                f"admin/{opts.app_label}/{opts.model_name}/object_activity.html",
+                f"admin/{opts.app_label}/object_activity.html",
+                "admin/autoaudit/object_activity.html",
+            ],
+            context,
+        )

@@ -1,0 +1,123 @@
+"""Log rows as portable records: JSON Lines and CSV.
+
+One record per row, with every column of ``activity_logs`` under its column
+name (``user_id``, not ``user``), timestamps in ISO 8601 and JSON columns as
+JSON. ``autoaudit_export`` writes these records; ``autoaudit_archive`` writes
+the same JSON Lines (so ``autoaudit_restore`` can read them back).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+#: Every column, in the order records are written.
+FIELDS: tuple[str, ...] = (
+    "id",
+    "created_at",
+    "user_id",
+    "actor_type",
+    "actor_identifier",
+    "actor_name",
+    "actor_metadata",
+    "action",
+    "entity",
+    "computed_entity",
+    "entity_id",
+    "entity_pk",
+    "entity_name",
+    "old_values",
+    "new_values",
+    "changed_fields",
+    "description",
+    "ip_address",
+    "user_agent",
+    "extra_data",
+)
+
+#: Columns holding JSON (written as JSON text in CSV).
+JSON_FIELDS = frozenset(
+    {"actor_metadata", "old_values", "new_values", "changed_fields", "extra_data"}
+)
+
+#: Free-text columns that may hold what a visitor typed; in CSV a leading
+#: ``= + - @`` would make a spreadsheet run it as a formula, so such values
+#: are prefixed with ``'`` there.
+_TEXT_FIELDS = frozenset(
+    {
+        "actor_identifier",
+        "actor_name",
+        "entity",
+        "computed_entity",
+        "entity_pk",
+        "entity_name",
+        "description",
+        "user_agent",
+    }
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+FORMATS = ("jsonl", "csv")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def to_json_line(row: dict[str, Any]) -> str:
+    """One record as a line of JSON (with the trailing newline)."""
+    record = {name: row.get(name) for name in FIELDS}
+    return json.dumps(record, ensure_ascii=False, default=_default, separators=(",", ":")) + "\n"
+
+
+def _csv_cell(name: str, value: Any) -> Any:
+    if value is None:
+        return ""
+    if name in JSON_FIELDS:
+        return json.dumps(value, ensure_ascii=False, default=_default)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if name in _TEXT_FIELDS and isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_header() -> str:
+    """The CSV header line."""
+    return _csv_lines([list(FIELDS)])
+
+
+def _csv_lines(rows: Iterable[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def to_csv_lines(rows: Iterable[dict[str, Any]]) -> str:
+    """Records as CSV lines (no header)."""
+    return _csv_lines([_csv_cell(name, row.get(name)) for name in FIELDS] for row in rows)
+
+
+def render_pages(pages: Iterable[list[dict[str, Any]]], fmt: str) -> Iterator[tuple[str, int]]:
+    """``(text, rows)`` for each page of rows in ``fmt`` (``jsonl`` or ``csv``).
+
+    The CSV header is emitted first, with zero rows.
+    """
+    if fmt == "csv":
+        yield csv_header(), 0
+        for page in pages:
+            yield to_csv_lines(page), len(page)
+        return
+    for page in pages:
+        yield "".join(to_json_line(row) for row in page), len(page)

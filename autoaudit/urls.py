@@ -1,0 +1,25 @@
+"""``path("activity/", include("autoaudit.urls"))``.
+
+- ``""``: the timeline (``autoaudit:timeline``);
+- ``"<app_label>.<Model>/<pk>/"``: one object's history
+  (``autoaudit:object_history``). The key is matched to the last slash, so
+  UUIDs and string keys with slashes, spaces or other odd characters work
+  (``reverse`` percent-encodes them).
+"""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from autoaudit import views
+
+app_name = "autoaudit"
+
+urlpatterns = [
+    path("", views.TimelineView.as_view(), name="timeline"),
+    re_path(
+        r"^(?P<label>[A-Za-z_]\w*\.[A-Za-z_]\w*)/(?P<pk>.+)/$",
+        views.ObjectHistoryView.as_view(),
+        name="object_history",
+    ),
+]

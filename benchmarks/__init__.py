@@ -1,0 +1,1 @@
+"""Benchmark project for autoaudit (not part of the installed package)."""

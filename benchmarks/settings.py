@@ -1,0 +1,75 @@
+"""Settings of the benchmark project (``benchmarks/run.py`` sets them up).
+
+The database comes from ``AUTOAUDIT_BENCH_DB`` (``sqlite``, ``postgres`` or
+``mysql``); host, port, user and password from ``AUTOAUDIT_BENCH_DB_HOST``,
+``_PORT``, ``_USER`` and ``_PASSWORD``; the database name from
+``AUTOAUDIT_BENCH_DB_NAME`` (default ``autoaudit_bench``), so a benchmark
+never touches a test database. There is no middleware and no request: every
+package logs as "no user" (autoaudit's system actor).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+SECRET_KEY = "autoaudit-benchmarks-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en"
+ALLOWED_HOSTS: list[str] = []
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "autoaudit",
+    "auditlog",
+    "simple_history",
+    "benchmarks.benchapp",
+]
+MIDDLEWARE: list[str] = []
+
+BACKEND = os.environ.get("AUTOAUDIT_BENCH_DB", "sqlite").lower()
+NAME = os.environ.get("AUTOAUDIT_BENCH_DB_NAME", "autoaudit_bench")
+HOST = os.environ.get("AUTOAUDIT_BENCH_DB_HOST", "127.0.0.1")
+
+if BACKEND == "sqlite":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            # A file (not :memory:), default journal mode and synchronous level.
+            "NAME": BASE_DIR / ".data" / f"{NAME}.sqlite3",
+        }
+    }
+elif BACKEND == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": NAME,
+            "HOST": HOST,
+            "PORT": os.environ.get("AUTOAUDIT_BENCH_DB_PORT", "5432"),
+            "USER": os.environ.get("AUTOAUDIT_BENCH_DB_USER", "postgres"),
+            "PASSWORD": os.environ.get("AUTOAUDIT_BENCH_DB_PASSWORD", ""),
+        }
+    }
+elif BACKEND == "mysql":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": NAME,
+            "HOST": HOST,
+            "PORT": os.environ.get("AUTOAUDIT_BENCH_DB_PORT", "3306"),
+            "USER": os.environ.get("AUTOAUDIT_BENCH_DB_USER", "root"),
+            "PASSWORD": os.environ.get("AUTOAUDIT_BENCH_DB_PASSWORD", ""),
+            "OPTIONS": {"charset": "utf8mb4"},
+        }
+    }
+else:  # pragma: no cover - configuration error
+    raise RuntimeError(f"AUTOAUDIT_BENCH_DB={BACKEND!r}: use sqlite, postgres or mysql.")
+
+# No requests are made here, so the "middleware missing" hint does not apply.
+SILENCED_SYSTEM_CHECKS = ["autoaudit.W001"]

@@ -1,0 +1,247 @@
+"""``ActivityLog`` in the admin, and the "Activity" page of the mixin.
+
+The tests run against an admin site of their own (this module is also the
+URLconf) with ``ActivityLog`` and a tracked ``Product`` whose admin uses
+:class:`autoaudit.admin.ActivityHistoryMixin`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib import admin
+from django.contrib.admin.utils import quote
+from django.contrib.auth.models import Permission, User
+from django.core.cache import cache
+from django.test import Client
+from django.urls import path, reverse
+
+import autoaudit
+from autoaudit.admin import ActivityHistoryMixin, ActivityLogAdmin
+from autoaudit.models import ActivityLog
+from tests.testapp.models import Product, StringKeyItem
+from tests.ui_factories import make_log, make_logs
+
+site = admin.AdminSite(name="audit_admin")
+site.register(ActivityLog, ActivityLogAdmin)
+
+
+@admin.register(Product, site=site)
+class ProductAdmin(ActivityHistoryMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    pass
+
+
+@admin.register(StringKeyItem, site=site)
+class StringKeyItemAdmin(ActivityHistoryMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    pass
+
+
+urlpatterns = [path("admin/", site.urls)]
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Dashboard counts and the entity list are cached between requests.
+    cache.clear()
+
+
+CHANGELIST = "/admin/autoaudit/activitylog/"
+
+
+def login(client: Client, user: User) -> Client:
+    with autoaudit.disabled():
+        client.force_login(user)
+    return client
+
+
+def permission(codename: str) -> Permission:
+    return Permission.objects.get(codename=codename)
+
+
+@pytest.fixture
+def root() -> User:
+    return User.objects.create_superuser("root", "root@example.com", "x")
+
+
+@pytest.fixture
+def staff() -> User:
+    """Staff who may view and even delete logs, but is not a superuser."""
+    user = User.objects.create_user("staff", "staff@example.com", "x", is_staff=True)
+    user.user_permissions.add(
+        permission("view_activitylog"),
+        permission("delete_activitylog"),
+        permission("change_activitylog"),
+        permission("add_activitylog"),
+    )
+    return user
+
+
+@pytest.fixture
+def clerk() -> User:
+    """Staff who may edit products but not read everyone's logs."""
+    user = User.objects.create_user("clerk", "clerk@example.com", "x", is_staff=True)
+    user.user_permissions.add(permission("change_product"), permission("view_product"))
+    return user
+
+
+def rows(html: str) -> int:
+    return len(re.findall(r'<th class="field-created_at[^"]*">', html))
+
+
+def test_changelist(client: Client, root: User) -> None:
+    make_logs(3)
+    make_log(actor_type="system", actor_identifier=None, actor_name=None, action="delete")
+    response = login(client, root).get(CHANGELIST)
+    assert response.status_code == 200
+    html = response.text
+    assert rows(html) == 4
+    assert '<span class="aa-badge aa-badge--guest">Guest</span>' in html
+    assert '<span class="aa-action aa-action--delete">Delete</span>' in html
+    # Filters: actor type, action, entity; and the date hierarchy.
+    for title in ("actor type", "action", "entity"):
+        assert f"By {title}" in html
+    assert 'aria-labelledby="date-hierarchy-label"' in html
+    assert "/static/autoaudit/autoaudit.css" in html
+
+
+def test_changelist_filters_and_search(client: Client, root: User) -> None:
+    make_logs(2, actor_identifier="jane@example.com", entity_name="Laptop")
+    make_logs(3, actor_identifier="budi@example.com", entity_name="Phone", action="delete")
+    make_logs(1, computed_entity="orders.Order", entity="order", entity_name="Order #1")
+    login(client, root)
+    assert rows(client.get(CHANGELIST, {"q": "budi@"}).text) == 3
+    assert rows(client.get(CHANGELIST, {"q": "laptop"}).text) == 2
+    assert rows(client.get(CHANGELIST, {"action__exact": "delete"}).text) == 3
+    assert rows(client.get(CHANGELIST, {"entity": "orders.Order"}).text) == 1
+    assert rows(client.get(CHANGELIST, {"actor_type__exact": "guest"}).text) == 6
+
+
+def test_read_only(client: Client, staff: User) -> None:
+    log = make_log()
+    login(client, staff)
+    assert client.get(CHANGELIST + "add/").status_code == 403
+    url = f"{CHANGELIST}{log.pk}/change/"
+    response = client.get(url)
+    assert response.status_code == 200
+    assert 'name="_save"' not in response.text  # nothing to save
+    response = client.post(url, {"action": "delete", "description": "edited"})
+    assert response.status_code == 403
+    log.refresh_from_db()
+    assert log.action == "update"
+
+
+def test_only_superusers_delete(client: Client, staff: User, root: User) -> None:
+    log = make_log()
+    url = f"{CHANGELIST}{log.pk}/delete/"
+    login(client, staff)
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    assert 'value="delete_selected"' not in client.get(CHANGELIST).text
+    login(client, root)
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not ActivityLog.objects.filter(pk=log.pk).exists()
+
+
+def test_needs_the_view_permission(client: Client, clerk: User) -> None:
+    make_log(user=clerk)
+    assert login(client, clerk).get(CHANGELIST).status_code == 403
+
+
+def test_the_diff_is_a_table(client: Client, root: User) -> None:
+    log = make_log(
+        old_values={"price": "10.00", "metadata": {"specs": {"ram": "8GB"}}},
+        new_values={"price": "12.50", "metadata": {"specs": {"ram": "16GB"}}},
+        changed_fields=["price", "metadata"],
+        actor_metadata={"session_id": "sess_1", "device": "mobile"},
+    )
+    html = login(client, root).get(f"{CHANGELIST}{log.pk}/change/").text
+    table = re.search(r'<table class="aa-changes">.*?</table>', html, re.S)
+    assert table is not None
+    assert "<code>price</code>" in table.group(0)
+    assert "<code>metadata.specs.ram</code>" in table.group(0)
+    assert '<td class="aa-old"><mark>8GB</mark></td>' in table.group(0)
+    assert '<td class="aa-new"><mark>16GB</mark></td>' in table.group(0)
+    assert '<pre class="aa-json">' in html and "sess_1" in html
+
+
+def test_link_to_the_target_when_it_exists(client: Client, root: User, track) -> None:
+    track(Product)
+    track(StringKeyItem)
+    with autoaudit.actor(user=root):
+        product = Product.objects.create(name="Laptop")
+        item = StringKeyItem.objects.create(code="a/b c_1", name="Odd key")
+        gone = Product.objects.create(name="Gone")
+        gone_pk = gone.pk
+        gone.delete()
+    login(client, root)
+    for obj, model in ((product, "product"), (item, "stringkeyitem")):
+        log = ActivityLog.objects.for_instance(obj).get()
+        html = client.get(f"{CHANGELIST}{log.pk}/change/").text
+        target = reverse(f"admin:testapp_{model}_change", args=[quote(obj.pk)])
+        assert f'<a href="{target}">' in html
+    log = ActivityLog.objects.filter(action="delete").get()
+    html = client.get(f"{CHANGELIST}{log.pk}/change/").text
+    assert "Gone" in html and f"/admin/testapp/product/{gone_pk}/" not in html
+
+
+# The ActivityHistoryMixin --------------------------------------------------------
+
+
+def test_activity_page(client: Client, root: User, clerk: User, track) -> None:
+    track(Product)
+    with autoaudit.actor(user=root):
+        product = Product.objects.create(name="Laptop", price="10.00")
+        product.price = "9.00"
+        product.save()
+    with autoaudit.actor(user=clerk):
+        product.stock = 5
+        product.save()
+    other = Product.objects.create(name="Other")
+    login(client, root)
+    change = client.get(f"/admin/testapp/product/{product.pk}/change/").text
+    activity_url = f"/admin/testapp/product/{product.pk}/activity/"
+    assert f'href="{activity_url}"' in change and ">Activity<" in change
+    html = client.get(activity_url).text
+    assert len(re.findall(r'data-aa-entry="\d+"', html)) == 3
+    assert "<code>price</code>" in html and "<code>stock</code>" in html
+    assert "Activity: Laptop" in html
+    assert f"/admin/testapp/product/{other.pk}/" not in html
+    # A clerk may open the product, but sees only their own activity.
+    login(client, clerk)
+    html = client.get(activity_url).text
+    assert len(re.findall(r'data-aa-entry="\d+"', html)) == 1
+    assert "Only your own activity is shown." in html
+
+
+def test_activity_page_permissions_and_odd_keys(client: Client, root: User, track) -> None:
+    track(StringKeyItem)
+    with autoaudit.actor(user=root):
+        item = StringKeyItem.objects.create(code="a/b c_1?", name="Odd")
+    nobody = User.objects.create_user("nobody", "n@example.com", "x", is_staff=True)
+    url = reverse("admin:testapp_stringkeyitem_activity", args=[quote(item.pk)])
+    login(client, root)
+    assert len(re.findall(r'data-aa-entry="\d+"', client.get(url).text)) == 1
+    missing = client.get("/admin/testapp/stringkeyitem/nope/activity/")
+    assert missing.status_code == 302  # the admin's "does not exist" redirect
+    login(client, nobody)
+    assert client.get(url).status_code == 403
+
+
+def test_activity_page_pages(client: Client, root: User, settings) -> None:
+    settings.AUTOAUDIT = {"PAGE_SIZE": 2}
+    product = Product.objects.create(name="Paged")
+    make_logs(5, computed_entity="testapp.Product", entity_pk=str(product.pk))
+    login(client, root)
+    url = f"/admin/testapp/product/{product.pk}/activity/"
+    seen = []
+    while url:
+        html = client.get(url).text
+        seen += re.findall(r'data-aa-entry="(\d+)"', html)
+        match = re.search(r'href="(\?cursor=[^"]+)" rel="next"', html)
+        url = f"/admin/testapp/product/{product.pk}/activity/{match.group(1)}" if match else ""
+    assert len(seen) == len(set(seen)) == 5
+    assert client.get(f"/admin/testapp/product/{product.pk}/activity/?cursor=x").status_code == 400

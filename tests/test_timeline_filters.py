@@ -1,0 +1,241 @@
+"""Timeline filters and the per-object history view."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+
+import autoaudit
+from autoaudit.forms import ActivityFilterForm
+from autoaudit.models import ActivityLog
+from tests.testapp.models import Product, StringKeyItem, UUIDItem
+from tests.ui_factories import make_log, make_logs
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Dashboard counts and the entity list are cached between requests.
+    cache.clear()
+
+
+URL = "/activity/"
+
+
+def login(client: Client, user: User) -> Client:
+    with autoaudit.disabled():
+        client.force_login(user)
+    return client
+
+
+def ids(response) -> set[int]:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200
+    return {int(pk) for pk in re.findall(r'data-aa-entry="(\d+)"', response.text)}
+
+
+def pks(logs: list[ActivityLog]) -> set[int]:
+    return {log.pk for log in logs}
+
+
+@pytest.fixture
+def root() -> User:
+    return User.objects.create_superuser("root", "root@example.com", "x")
+
+
+@pytest.fixture
+def alice() -> User:
+    return User.objects.create_user("alice", "alice@example.com", "x")
+
+
+@pytest.fixture
+def bob() -> User:
+    return User.objects.create_user("bob", "bob@example.com", "x")
+
+
+@pytest.fixture
+def mix(alice: User, bob: User) -> dict[str, list[ActivityLog]]:
+    return {
+        "alice": make_logs(3, user=alice, action="create"),
+        "bob": make_logs(2, user=bob, action="delete"),
+        "guest": make_logs(2, actor_identifier="jane@example.com", action="view"),
+        "system": make_logs(
+            1,
+            actor_type="system",
+            actor_identifier=None,
+            actor_name=None,
+            entity="order",
+            computed_entity="orders.Order",
+        ),
+        "manual": make_logs(1, user=alice, entity="contact_form", computed_entity="contact_form"),
+    }
+
+
+def test_actor_type(client: Client, root: User, mix) -> None:  # type: ignore[no-untyped-def]
+    login(client, root)
+    assert ids(client.get(URL, {"actor_type": "guest"})) == pks(mix["guest"])
+    assert ids(client.get(URL, {"actor_type": "system"})) == pks(mix["system"])
+    users = pks(mix["alice"] + mix["bob"] + mix["manual"])
+    assert ids(client.get(URL, {"actor_type": "user"})) == users
+
+
+def test_action(client: Client, root: User, mix) -> None:  # type: ignore[no-untyped-def]
+    login(client, root)
+    assert ids(client.get(URL, {"action": "delete"})) == pks(mix["bob"])
+    assert ids(client.get(URL, {"action": "create"})) == pks(mix["alice"])
+
+
+def test_entity(client: Client, root: User, mix) -> None:  # type: ignore[no-untyped-def]
+    login(client, root)
+    assert ids(client.get(URL, {"entity": "orders.Order"})) == pks(mix["system"])
+    assert ids(client.get(URL, {"entity": "contact_form"})) == pks(mix["manual"])
+    product = pks(mix["alice"] + mix["bob"] + mix["guest"])
+    assert ids(client.get(URL, {"entity": "testapp.Product"})) == product
+    html = client.get(URL).text
+    assert '<option value="orders.Order">orders.Order</option>' in html
+    assert '<option value="testapp.Product">Product (testapp.Product)</option>' in html
+
+
+def test_actor(client: Client, root: User, mix) -> None:  # type: ignore[no-untyped-def]
+    login(client, root)
+    assert ids(client.get(URL, {"actor": "jane@example.com"})) == pks(mix["guest"])
+    alice_logs = pks(mix["alice"] + mix["manual"])
+    assert ids(client.get(URL, {"actor": " alice@example.com "})) == alice_logs
+
+
+def test_date_range(client: Client, root: User) -> None:
+    now = timezone.localtime()
+    recent = make_logs(2, start=now - timedelta(minutes=1))
+    week_old = make_logs(2, start=now - timedelta(days=7))
+    ancient = make_logs(2, start=now - timedelta(days=60))
+    login(client, root)
+    day = (now - timedelta(days=7)).date().isoformat()
+    assert ids(client.get(URL, {"since": day, "until": day})) == pks(week_old)
+    assert ids(client.get(URL, {"since": now.date().isoformat()})) == pks(recent)
+    until = (now - timedelta(days=30)).date().isoformat()
+    assert ids(client.get(URL, {"until": until})) == pks(ancient)
+
+
+def test_filters_combine(client: Client, root: User, mix) -> None:  # type: ignore[no-untyped-def]
+    login(client, root)
+    query = {"actor_type": "user", "action": "delete", "actor": "bob@example.com"}
+    assert ids(client.get(URL, query)) == pks(mix["bob"])
+    assert ids(client.get(URL, {**query, "action": "create"})) == set()
+
+
+def test_invalid_values_are_reported_and_ignored(client: Client, root: User, mix) -> None:  # type: ignore[no-untyped-def]
+    login(client, root)
+    response = client.get(
+        URL, {"action": "drop_table", "since": "yesterday-ish", "actor_type": "user"}
+    )
+    users = pks(mix["alice"] + mix["bob"] + mix["manual"])
+    assert ids(response) == users  # only the valid filter applies
+    assert response.text.count('class="aa-error"') == 2
+    response = client.get(URL, {"since": "2024-03-10", "until": "2024-03-01"})
+    assert "The end date is before the start date." in response.text
+
+
+def test_filters_never_widen_a_users_view(client: Client, alice: User, mix) -> None:  # type: ignore[no-untyped-def]
+    login(client, alice)
+    mine = pks(mix["alice"] + mix["manual"])
+    assert ids(client.get(URL)) == mine
+    for query in (
+        {"actor": "bob@example.com"},
+        {"actor_type": "guest"},
+        {"actor_type": "system"},
+        {"action": "delete"},
+        {"entity": "orders.Order"},
+        {"user": "2", "user_id": "2", "all": "1", "actor_type": ["guest", "user"]},
+    ):
+        assert ids(client.get(URL, query)) <= mine, query
+
+
+def test_form_without_data_is_inactive() -> None:
+    form = ActivityFilterForm()
+    assert not form.active
+    assert form.valid_values() == {}
+
+
+# Per-object history -----------------------------------------------------------
+
+
+def history_url(label: str, pk: object) -> str:
+    return reverse("autoaudit:object_history", kwargs={"label": label, "pk": str(pk)})
+
+
+@pytest.mark.parametrize(
+    ("model", "make"),
+    [
+        (Product, lambda: Product.objects.create(name="Laptop")),
+        (UUIDItem, lambda: UUIDItem.objects.create(name="Widget")),
+        (
+            StringKeyItem,
+            lambda: StringKeyItem.objects.create(code="key/with spaces é?#%&", name="Odd"),
+        ),
+    ],
+)
+def test_object_history(client: Client, root: User, track, model, make) -> None:  # type: ignore[no-untyped-def]
+    track(model)
+    with autoaudit.actor(user=root):
+        obj = make()
+        obj.name = "Renamed"
+        obj.save()
+        extra = {"code": "other"} if model is StringKeyItem else {}
+        other = model.objects.create(name="Other", **extra)
+    login(client, root)
+    url = history_url(model._meta.label, obj.pk)
+    response = client.get(url)
+    logs = list(ActivityLog.objects.for_instance(obj))
+    assert len(logs) == 2
+    assert ids(response) == pks(logs)
+    assert "Renamed" in response.text
+    assert 'class="aa-stats"' not in response.text  # the counts are the timeline's
+    assert ActivityLog.objects.for_instance(other).exists()
+    # The timeline links to it.
+    assert f'href="{escape(url)}"' in client.get(URL).text
+
+
+def test_object_history_of_a_deleted_object(client: Client, root: User, track) -> None:
+    track(Product)
+    with autoaudit.actor(user=root):
+        product = Product.objects.create(name="Gone soon")
+        pk = product.pk
+        product.delete()
+    login(client, root)
+    response = client.get(history_url("testapp.Product", pk))
+    assert len(ids(response)) == 2
+
+
+def test_object_history_follows_the_access_rules(client: Client, alice: User, bob: User) -> None:
+    mine = make_log(user=alice, entity_pk="7", computed_entity="testapp.Product")
+    make_log(user=bob, entity_pk="7", computed_entity="testapp.Product")
+    login(client, alice)
+    assert ids(client.get(history_url("testapp.Product", 7))) == {mine.pk}
+
+
+def test_object_history_unknown(client: Client, root: User) -> None:
+    login(client, root)
+    assert client.get("/activity/nosuch.Model/1/").status_code == 404
+    assert client.get("/activity/not-a-label/1/").status_code == 404
+    # A known model with no logs: an empty history, not an error.
+    response = client.get(history_url("testapp.Product", 999))
+    assert response.status_code == 200 and ids(response) == set()
+    # Logs of a model that no longer exists still show.
+    gone = make_log(computed_entity="legacy.Thing", entity="thing", entity_pk="a-1")
+    assert ids(client.get(history_url("legacy.Thing", "a-1"))) == {gone.pk}
+
+
+def test_object_history_of_uuid_keys_by_text(client: Client, root: User) -> None:
+    key = uuid.uuid4()
+    log = make_log(computed_entity="testapp.UUIDItem", entity="uuiditem", entity_pk=str(key))
+    login(client, root)
+    assert ids(client.get(history_url("testapp.UUIDItem", key))) == {log.pk}
