@@ -19,7 +19,7 @@ from typing import Any
 from django.db import connections, models, router, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from autoaudit import changes
+from autoaudit import changes, m2m
 from autoaudit.context import _disabled
 from autoaudit.registry import Tracker, registry
 
@@ -137,13 +137,9 @@ def _m2m_receiver(tracker: Tracker, field: models.ManyToManyField[Any, Any]) -> 
         key = (field.name, reverse)
         store: dict[Any, Any] = instance.__dict__.setdefault(_M2M, {})
         if action.startswith("pre_"):
-            store[key] = changes.m2m_before(
-                tracker, field, instance, reverse, pk_set, action, using
-            )
+            store[key] = m2m.m2m_before(tracker, field, instance, reverse, pk_set, action, using)
         elif key in store:
-            changes.log_m2m(
-                tracker, field, instance, reverse, action, pk_set, store.pop(key), using
-            )
+            m2m.log_m2m(tracker, field, instance, reverse, action, pk_set, store.pop(key), using)
 
     return receiver
 

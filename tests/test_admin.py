@@ -103,7 +103,7 @@ def test_changelist(client: Client, root: User) -> None:
     # Filters: actor type, action, entity; and the date hierarchy.
     for title in ("actor type", "action", "entity"):
         assert f"By {title}" in html
-    assert 'aria-labelledby="date-hierarchy-label"' in html
+    assert '<nav class="toplinks"' in html  # the date hierarchy (Django 5.2 and 6.x)
     assert "/static/autoaudit/autoaudit.css" in html
 
 
