@@ -17,6 +17,7 @@ from django.db import models
 from autoaudit import writer
 from autoaudit.conf import get_settings
 from autoaudit.context import is_disabled
+from autoaudit.enums import ActionType
 from autoaudit.masking import mask_mapping, scrub_text
 from autoaudit.request import using_request
 from autoaudit.serialization import safe_str, to_json
@@ -59,7 +60,8 @@ def log_activity(
     ``"app_label.Model"``; extra keyword arguments (``source``, ``device``, ...)
     describe a guest, except ``extra_data``, ``computed_entity`` and ``using``.
 
-    Inside ``autoaudit.disabled()`` the log is built but not saved.
+    Inside ``autoaudit.disabled()``, and for a ``view`` by a guest who opted
+    out, the log is built but not saved.
     """
     from autoaudit.models import _resolve_model
     from autoaudit.registry import entity_labels
@@ -94,8 +96,13 @@ def log_activity(
             guest={k: v for k, v in guest.items() if v is not None},
             extra_data=extra_data,
         )
-    if not is_disabled():
-        writer.insert(log, using)
+    # A guest who opted out leaves no view at all (their data changes are
+    # still logged, without identifying data).
+    from autoaudit.events import should_log
+
+    if action == ActionType.VIEW and not should_log(request):
+        return log
+    writer.insert(log, using)  # skipped inside disabled()
     return log
 
 

@@ -23,7 +23,9 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from autoaudit.conf import get_settings
@@ -119,8 +121,17 @@ def _status_page(request: HttpRequest, *, cookie_set: bool | None) -> HttpRespon
         "opted_out": reason is not None,
         "reason": reason,
         "next": _next_url(request) or "",
+        "opt_out_url": _sibling_url(request, "opt_out"),
+        "opt_in_url": _sibling_url(request, "opt_in"),
     }
     return render(request, "autoaudit/privacy_status.html", context)
+
+
+def _sibling_url(request: HttpRequest, name: str) -> str:
+    """The URL of another view of this include, whatever namespace it sits in."""
+    match = getattr(request, "resolver_match", None)
+    namespace = match.namespace if match is not None and match.namespace else "autoaudit_privacy"
+    return reverse(f"{namespace}:{name}")
 
 
 def _done(request: HttpRequest, *, cookie_set: bool) -> HttpResponse:
@@ -130,6 +141,7 @@ def _done(request: HttpRequest, *, cookie_set: bool) -> HttpResponse:
     return _status_page(request, cookie_set=cookie_set)
 
 
+@never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def opt_out_view(request: HttpRequest) -> HttpResponse:
     """Opt this browser out of guest tracking (sets the opt-out cookie).
@@ -149,6 +161,7 @@ def opt_out_view(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@never_cache
 @require_POST
 def opt_in_view(request: HttpRequest) -> HttpResponse:
     """Remove the opt-out cookie (``POST`` only, CSRF-protected).
@@ -163,6 +176,7 @@ def opt_in_view(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@never_cache
 @require_GET
 def privacy_status_view(request: HttpRequest) -> HttpResponse:
     """Show whether this browser is opted out, with buttons to change it."""

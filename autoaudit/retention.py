@@ -7,8 +7,10 @@ short transaction, so they can run from cron while the site writes logs.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,12 +74,10 @@ def prune(
     dry_run: bool = False,
     batch_size: int | None = None,
     now: dt.datetime | None = None,
-    on_progress: Callable[[str, int], None] | None = None,
 ) -> PruneResult:
     """Delete logs older than ``RETENTION_DAYS`` for their actor type.
 
     An actor type whose retention is ``None`` is kept forever.
-    ``on_progress(actor_type, rows)`` is called after each actor type.
     """
     from autoaudit.models import ActivityLog
 
@@ -98,8 +98,6 @@ def prune(
         )
         rows = queryset.count() if dry_run else delete_in_batches(queryset, size, alias)
         result.rows[actor_type] = rows
-        if on_progress is not None:
-            on_progress(actor_type, rows)
     return result
 
 
@@ -144,6 +142,17 @@ def _user_secrets(user_ids: list[Any]) -> set[str]:
     return found
 
 
+@functools.lru_cache(maxsize=64)
+def _pattern(known: frozenset[str]) -> re.Pattern[str] | None:
+    """Whole-word, case-insensitive matches of the known texts, longest first
+    (so ``ann`` is found in "call Ann back" but not in "annual")."""
+    texts = sorted((t for t in known if len(t) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
+    if not texts:
+        return None
+    alternatives = "|".join(re.escape(text) for text in texts)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
 class _Scrubber:
     """Replaces one person's data inside a row's values and texts."""
 
@@ -169,12 +178,10 @@ class _Scrubber:
     def text(self, value: Any, known: set[str]) -> Any:
         if not isinstance(value, str) or not value:
             return value
-        if value in known:
+        if value.casefold() in {text.casefold() for text in known}:
             return self.redacted
-        for secret in sorted(known, key=len, reverse=True):
-            if len(secret) >= _MIN_SECRET_LENGTH and secret in value:
-                value = value.replace(secret, self.redacted)
-        return value
+        pattern = _pattern(frozenset(known))
+        return pattern.sub(self.redacted, value) if pattern is not None else value
 
     def values(
         self, value: Any, keys: frozenset[str], masks: Mapping[str, str], known: set[str]

@@ -92,24 +92,29 @@ class ActorMatch:
     identifier: str
     #: Primary keys of user accounts whose username or email is the identifier.
     user_ids: list[Any] = field(default_factory=list)
+    #: ``identifier`` plus those accounts' usernames and emails.
+    identifiers: set[str] = field(default_factory=set)
 
     @property
     def q(self) -> Q:
-        condition = Q(actor_identifier=self.identifier)
+        condition = Q(actor_identifier__in=sorted({self.identifier, *self.identifiers}))
         if self.user_ids:
             condition |= Q(user_id__in=self.user_ids)
         return condition
 
 
 def match_actor(identifier: str) -> ActorMatch:
-    """Find the user accounts an identifier names (username or email, exact).
+    """Find one person's logs by a username, an email or a guest identifier.
 
     The logs matched are those whose ``actor_identifier`` is ``identifier``
-    (users, guests, or a named system actor) plus every log of those
-    accounts, whatever identifier they were written with.
+    (users, guests, or a named system actor) and, if user accounts have it
+    as their username or email (exact match), every log linked to those
+    accounts plus the logs written under their usernames and emails.
     """
     user_model = get_user_model()
-    condition = Q(**{user_model.USERNAME_FIELD: identifier})
+    username_field = user_model.USERNAME_FIELD
+    fields = [username_field]
+    condition = Q(**{username_field: identifier})
     email_field = user_model.get_email_field_name()
     try:
         user_model._meta.get_field(email_field)
@@ -117,8 +122,12 @@ def match_actor(identifier: str) -> ActorMatch:
         pass
     else:
         condition |= Q(**{email_field: identifier})
-    user_ids = list(user_model._default_manager.filter(condition).values_list("pk", flat=True))
-    return ActorMatch(identifier=identifier, user_ids=user_ids)
+        fields.append(email_field)
+    match = ActorMatch(identifier=identifier, identifiers={identifier})
+    for row in user_model._default_manager.filter(condition).values("pk", *fields):
+        match.user_ids.append(row["pk"])
+        match.identifiers.update(str(row[name]) for name in fields if row[name])
+    return match
 
 
 def filter_logs(

@@ -54,6 +54,7 @@ BENCH_DIR = ROOT / "benchmarks"
 DBS = ("sqlite", "postgres", "mysql")
 DB_TITLES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MariaDB / MySQL"}
 HISTORY_TARGET = "history-target"
+RUN_PREFIX = "run-"  # the sku of every row an op creates; cleanup deletes these
 TIMES = "\N{MULTIPLICATION SIGN}"  # for the Markdown tables
 NONE = "\N{EN DASH}"
 PREFILL_FAKE_PK = 10_000_000  # prefilled history belongs to pks far above real rows
@@ -79,6 +80,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="log rows prefilled per package for the history op (default 200,000)",
     )
     parser.add_argument("--history-entries", type=int, default=100, help="entries of the object")
+    parser.add_argument(
+        "--table-rows",
+        type=int,
+        default=10_000,
+        help="background rows kept in every item table (default 10,000)",
+    )
     parser.add_argument("--ops", default="", help="comma-separated subset of ops (default: all)")
     parser.add_argument(
         "--quick",
@@ -93,7 +100,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.n, args.bulk_rows, args.bulk_calls = 1, 5, 100, 1
-        args.history_rows, args.history_entries = 3_000, 60
+        args.history_rows, args.history_entries, args.table_rows = 3_000, 60, 500
     if min(args.rounds, args.n, args.bulk_rows, args.bulk_calls, args.slice) < 1:
         parser.error("--rounds, --n, --bulk-rows, --bulk-calls and --slice must be at least 1")
     if args.history_entries < 1 or args.history_rows < args.history_entries:
@@ -338,6 +345,7 @@ class Bench:
         self.variants = make_variants()
         self.connection = self._connection()
         self.prefill()
+        self.background()
         self.cleanup(trim_logs=True)
         if self.args.profile:
             return self.profile()
@@ -417,7 +425,7 @@ class Bench:
         i = next(self.seq)
         return {
             "name": f"Item {i}",
-            "sku": f"b{self.tag}-{i}",
+            "sku": f"{RUN_PREFIX}{self.tag}-{i}",
             "price": Decimal(1000 + i % 9000) / 100,
             "quantity": i % 500,
             "active": True,
@@ -442,7 +450,7 @@ class Bench:
         return list(model.objects.filter(pk__in=pks).order_by("pk"))
 
     def cleanup(self, trim_logs: bool) -> None:
-        """Delete all bench rows (not the history targets) and, with ``trim_logs``,
+        """Delete the rows the ops created (not the background rows) and, with ``trim_logs``,
         every log row written after the prefill. Plain SQL: nothing is logged."""
         from benchmarks.benchapp.models import AAItem, ALItem, PlainItem, SHItem
 
@@ -450,8 +458,8 @@ class Bench:
         with self.connection.cursor() as cursor:
             for model in (PlainItem, AAItem, ALItem, SHItem):
                 cursor.execute(
-                    f"DELETE FROM {quote(model._meta.db_table)} WHERE {quote('sku')} <> %s",
-                    [HISTORY_TARGET],
+                    f"DELETE FROM {quote(model._meta.db_table)} WHERE {quote('sku')} LIKE %s",
+                    [RUN_PREFIX + "%"],
                 )
             if trim_logs:
                 prefill = self.get_state("prefill") or {}
@@ -518,6 +526,31 @@ class Bench:
         self._load_targets(state)
         self.analyze()
         print(f"{self.db}: prefilled in {time.perf_counter() - started:.1f} s", flush=True)
+
+    def background(self) -> None:
+        """``--table-rows`` rows in every item table (once per database; reused), so
+        the ops run against tables of a realistic size with settled statistics."""
+        wanted = self.args.table_rows
+        if self.get_state("background") == wanted:
+            return
+        started = time.perf_counter()
+        quote = self.connection.ops.quote_name
+        for variant in self.variants:
+            table = quote(variant.model._meta.db_table)
+            with self.connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {table} WHERE {quote('sku')} <> %s", [HISTORY_TARGET])
+            with untracked():
+                for start in range(0, wanted, 2000):
+                    variant.model.objects.bulk_create(
+                        variant.model(**{**self.item_values(), "sku": f"bg-{j}"})
+                        for j in range(start, min(wanted, start + 2000))
+                    )
+        self.set_state("background", wanted)
+        print(
+            f"{self.db}: {wanted:,} background rows per item table in "
+            f"{time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
 
     def _load_targets(self, state: dict[str, Any]) -> None:
         self.targets = {
@@ -882,6 +915,7 @@ class Bench:
                 "slice": self.args.slice,
                 "history_rows": self.args.history_rows,
                 "history_entries": self.args.history_entries,
+                "table_rows": self.args.table_rows,
                 "history_table_rows": self.state.get("history_table_rows"),
                 "quick": self.args.quick,
             },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import io
 import json
@@ -203,6 +204,8 @@ def test_corrupt_archive(
         ([_record(1), ["not", "an", "object"]], "must be a JSON object"),
         ([_record("1")], "'id' must be an integer"),
         ([_record(1, created_at="yesterday")], "not an ISO 8601 datetime"),
+        ([_record(1, created_at="2023-02-30T10:00:00")], "not an ISO 8601 datetime"),
+        ([_record(1, created_at=None)], "not an ISO 8601 datetime"),
     ],
 )
 def test_bad_records(tmp_path: Path, records: list[Any], message: str) -> None:
@@ -237,6 +240,17 @@ def test_a_row_the_database_rejects_rolls_everything_back(tmp_path: Path) -> Non
     assert ActivityLog.objects.count() == 0
     with pytest.raises(CommandError, match="nothing was restored"):
         restore(str(path))
+
+
+def test_naive_and_aware_times(tmp_path: Path, settings: Any) -> None:
+    path = _write(tmp_path, [_record(1, created_at="2023-01-05T10:00:00")])
+    restore(str(path))
+    assert ActivityLog.objects.get().created_at.isoformat() == "2023-01-05T10:00:00+00:00"
+    ActivityLog.objects.all().delete()
+    settings.USE_TZ = False
+    path = _write(tmp_path, [_record(2, created_at="2023-01-05T10:00:00+07:00")])
+    restore(str(path))
+    assert ActivityLog.objects.get().created_at == dt.datetime(2023, 1, 5, 3, 0)
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -122,7 +122,8 @@ def test_actor_filter_for_a_user_by_username_or_email() -> None:
     by_identifier = make_log(actor_type="user", user=None, actor_identifier="ann@example.com")
     make_log(actor_type="user", actor_identifier="bob@example.com")
     expected = [by_fk.pk, by_identifier.pk]
-    assert [row["id"] for row in records(export("--actor", "ann")[0])] == [by_fk.pk]
+    # By the account link, or by the account's email or username as identifier.
+    assert [row["id"] for row in records(export("--actor", "ann")[0])] == expected
     assert [row["id"] for row in records(export("--actor", "ann@example.com")[0])] == expected
 
 
@@ -194,6 +195,27 @@ def test_naive_datetimes_are_taken_in_the_current_time_zone(settings: Any) -> No
     assert parse_when("2024-03-15", "--until", end_of_day=True) == dt.datetime(
         2024, 3, 15, 17, 0, tzinfo=dt.UTC
     )
+
+
+def test_dates_without_time_zone_support(settings: Any) -> None:
+    settings.USE_TZ = False
+    assert parse_when("2024-03-15T10:00+07:00", "--since") == dt.datetime(2024, 3, 15, 3, 0)
+    assert parse_when("2024-03-15", "--since") == dt.datetime(2024, 3, 15)
+
+
+def test_json_line_of_python_values() -> None:
+    import decimal
+    import uuid
+
+    from autoaudit.export import to_json_line
+
+    key = uuid.UUID(int=1)
+    line = to_json_line(
+        {"id": 1, "extra_data": {"d": dt.date(2024, 1, 2), "n": decimal.Decimal("1.50"), "u": key}}
+    )
+    assert json.loads(line)["extra_data"] == {"d": "2024-01-02", "n": "1.50", "u": str(key)}
+    with pytest.raises(TypeError, match="object is not JSON serializable"):
+        to_json_line({"id": 1, "extra_data": {"x": object()}})
 
 
 def test_bad_chunk_size() -> None:

@@ -116,17 +116,43 @@ def test_a_user_by_username_or_email_also_loses_the_account_link() -> None:
         actor_identifier="ann@example.com",
         actor_name="Ann Lee",
         actor_metadata=None,
-        new_values={"owner": "Ann Lee", "contact": "ann@example.com", "stock": 3},
+        new_values={
+            "owner": "Ann Lee",
+            "contact": "ann@example.com",
+            "stock": 3,
+            "watchers": ["ann", "bob", {"email": "ann@example.com"}],
+        },
     )
     out = forget("ann")
     assert "Anonymised 1 rows of 'ann' (user: 1)" in out
     log.refresh_from_db()
     assert log.user_id is None
     assert log.actor_identifier.startswith("forgotten-")
-    assert log.new_values == {"owner": REDACTED, "contact": REDACTED, "stock": 3}
+    assert log.new_values == {
+        "owner": REDACTED,
+        "contact": REDACTED,
+        "stock": 3,
+        "watchers": [REDACTED, "bob", {"email": REDACTED}],
+    }
     assert log.get_actor_display_name() == "Deleted user"
     # The account itself is not touched.
     assert get_user_model()._default_manager.filter(pk=user.pk).exists()
+
+
+def test_a_user_forgotten_by_username_includes_logs_under_their_email() -> None:
+    user = get_user_model()._default_manager.create_user("ann", "ann@example.com", "x")
+    linked = make_log(actor_type="user", user=user, actor_identifier="ann@example.com")
+    unlinked = make_log(actor_type="user", user=None, actor_identifier="ann@example.com")
+    as_guest = make_log(actor_identifier="ann@example.com")
+    other = make_log(actor_identifier="bob@example.com")
+    out = forget("ann")
+    assert "Anonymised 3 rows of 'ann' (guest: 1, user: 2)" in out
+    assert "matches a user account and guest logs" in out
+    for log in (linked, unlinked, as_guest):
+        log.refresh_from_db()
+        assert log.actor_identifier.startswith("forgotten-")
+    other.refresh_from_db()
+    assert other.actor_identifier == "bob@example.com"
 
 
 def test_forgetting_twice_changes_nothing_the_second_time() -> None:
@@ -191,6 +217,22 @@ def test_identifier_of_both_a_user_and_a_guest() -> None:
     ) == ["user"]
     assert "Anonymised 1 rows" in forget(EMAIL)
     assert not ActivityLog.objects.filter(actor_identifier=EMAIL).exists()
+
+
+def test_text_is_scrubbed_by_whole_words_in_any_case() -> None:
+    user = get_user_model()._default_manager.create_user("ann", "ann@example.com", "x")
+    log = make_log(
+        actor_type="user",
+        user=user,
+        actor_identifier="ann@example.com",
+        actor_name="ann",
+        description="ANN@example.com set the annual plan; call Ann back",
+        new_values={"note": "Planned by ann.", "plan": "annual"},
+    )
+    forget("ann")
+    log.refresh_from_db()
+    assert log.description == f"{REDACTED} set the annual plan; call {REDACTED} back"
+    assert log.new_values == {"note": f"Planned by {REDACTED}.", "plan": "annual"}
 
 
 def test_default_guest_name_is_not_treated_as_personal() -> None:

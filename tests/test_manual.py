@@ -190,3 +190,18 @@ def test_create_for_instance_explicit_user_wins(user: Any) -> None:
         user.pk,
         "ann@example.com",
     )
+
+
+@pytest.mark.django_db
+def test_log_activity_view_of_an_opted_out_guest_is_not_saved(rf) -> None:
+    from autoaudit.models import ActivityLog
+
+    request = rf.get("/products/1/", HTTP_SEC_GPC="1")
+    request.session = None
+    log = autoaudit.log_activity(request, "view", "product", entity_id=1)
+    assert log.pk is None
+    assert not ActivityLog.objects.filter(action="view").exists()
+    # A data change by the same guest is still logged, anonymously.
+    change = autoaudit.log_activity(request, "update", "product", entity_id=1)
+    assert change.pk is not None
+    assert change.actor_identifier is None and change.ip_address is None

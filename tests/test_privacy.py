@@ -23,7 +23,11 @@ from tests.testapp.models import ContactMessage, Product
 
 # The views are tested through this module's own URLconf.
 pytestmark = pytest.mark.urls(__name__)
-urlpatterns = [path("privacy/", include("autoaudit.privacy_urls"))]
+urlpatterns = [
+    path("privacy/", include("autoaudit.privacy_urls")),
+    # Nested in another namespace, as inside the app's own URLs.
+    path("activity/", include(([path("privacy/", include("autoaudit.privacy_urls"))], "outer"))),
+]
 
 COOKIE = "autoaudit_opt_out"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
@@ -180,6 +184,21 @@ def test_opt_out_link_sets_the_cookie_and_shows_the_status() -> None:
     assert status.context["opted_out"] is True
     assert status.context["reason"] == "cookie"
     assert b"/privacy/opt-in/" in status.content
+
+
+def test_views_work_inside_another_namespace() -> None:
+    response = Client().get("/activity/privacy/")
+    assert response.status_code == 200
+    assert b'action="/activity/privacy/opt-out/"' in response.content
+    assert Client().get("/activity/privacy/opt-out/").context["opt_in_url"] == (
+        "/activity/privacy/opt-in/"
+    )
+
+
+def test_responses_are_not_cached() -> None:
+    for response in (Client().get("/privacy/"), Client().get("/privacy/opt-out/")):
+        assert "no-store" in response["Cache-Control"]
+        assert "private" in response["Cache-Control"]
 
 
 def test_opt_out_cookie_is_secure_over_https() -> None:

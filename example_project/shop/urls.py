@@ -7,13 +7,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    # The activity timeline (log in to see it) and the guests' opt-out pages.
+    path("activity/", include("autoaudit.urls")),
+    path("privacy/", include("autoaudit.privacy_urls")),
 ]
-
-# The activity timeline ships in a later autoaudit release; mount it when the
-# installed version has it.
-try:
-    import autoaudit.urls  # noqa: F401
-except ImportError:
-    pass
-else:
-    urlpatterns.append(path("activity/", include("autoaudit.urls")))

@@ -24,6 +24,11 @@ from autoaudit.selection import (
 )
 
 
+def _plain(text: str) -> str:
+    """No colour: stderr carries a summary here, not an error."""
+    return text
+
+
 class Command(BaseCommand):
     help = (
         "Write logs older than DAYS to a gzip JSON Lines file named by their date "
@@ -88,4 +93,4 @@ class Command(BaseCommand):
     def _say(self, message: str) -> None:
         # The path alone goes to stdout (for scripts); the rest to stderr.
         if self.verbosity > 0:
-            self.stderr.write(message, style_func=None)
+            self.stderr.write(message, style_func=_plain)

@@ -24,6 +24,11 @@ from autoaudit.selection import (
 )
 
 
+def _plain(text: str) -> str:
+    """No colour: stderr carries a summary here, not an error."""
+    return text
+
+
 class Command(BaseCommand):
     help = (
         "Export activity logs as JSON Lines (default) or CSV to stdout or a file, "
@@ -97,7 +102,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Exported {rows} rows to {output}.")
         else:
             rows = self._write(lambda text: self.stdout.write(text, ending=""), pages, options)
-            self.stderr.write(f"Exported {rows} rows.", style_func=None)
+            self.stderr.write(f"Exported {rows} rows.", style_func=_plain)
 
     def _note_ambiguity(self, identifier: str, has_account: bool, queryset: Any) -> None:
         counts = counts_by_actor_type(queryset)
@@ -105,7 +110,7 @@ class Command(BaseCommand):
             self.stderr.write(
                 f"Note: {identifier!r} matches a user account and guest logs; both are "
                 "exported (use --actor-type to limit).",
-                style_func=None,
+                style_func=_plain,
             )
 
     def _write(self, write: Callable[[str], Any], pages: Any, options: dict[str, Any]) -> int:
