@@ -105,6 +105,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--rounds, --n, --bulk-rows, --bulk-calls and --slice must be at least 1")
     if args.history_entries < 1 or args.history_rows < args.history_entries:
         parser.error("--history-rows must be at least --history-entries (>= 1)")
+    if args.table_rows < 0:
+        parser.error("--table-rows must not be negative")
     if args.output is None:
         args.output = BENCH_DIR / "results" / ("quick" if args.quick else "")
     return args
@@ -488,6 +490,8 @@ class Bench:
     # -- prefill for the history op ------------------------------------------------------------
     def prefill(self) -> None:
         """Log tables with ``--history-rows`` rows each (once per database; reused)."""
+        from benchmarks.benchapp.models import BenchState
+
         wanted = {"rows": self.args.history_rows, "entries": self.args.history_entries}
         state = self.get_state("prefill")
         if state and all(state.get(k) == v for k, v in wanted.items()):
@@ -506,6 +510,7 @@ class Bench:
                 if variant.log_model is not None:
                     cursor.execute(f"DELETE FROM {quote(variant.log_model._meta.db_table)}")
                 cursor.execute(f"DELETE FROM {quote(variant.model._meta.db_table)}")
+        BenchState.objects.filter(key="background").delete()  # item tables emptied too
         targets: dict[str, int] = {}
         max_pk: dict[str, int] = {}
         for variant in self.variants:
@@ -888,9 +893,16 @@ class Bench:
                     else None
                 )
                 spread = (max(cell.rounds_us) - min(cell.rounds_us)) / median if median else None
+                paired = (
+                    [x / y for x, y in zip(cell.rounds_us, base.rounds_us, strict=False) if y]
+                    if base is not None
+                    else []
+                )
                 row["variants"][variant.key] = {
                     "median_us": _round(median),
                     "ratio": _round(ratio, 3),
+                    # each round's time over the baseline's in the same round
+                    "ratio_rounds": [_round(x, 3) for x in paired],
                     "rounds_us": [_round(x) for x in cell.rounds_us],
                     "spread": _round(spread, 3),
                     "statements": cell.statements,
@@ -1151,6 +1163,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{config['n']} single-row ops per variant per round, {config['bulk_calls']} bulk "
         f"call{'s' if config['bulk_calls'] != 1 else ''} of {config['bulk_rows']:,} rows per "
         f"variant per round, interleaved in turns of {config['slice']} ops (bulk: 1 call); "
+        f"{config.get('table_rows', 0):,} background rows in each item table; "
         f"history with {_table_rows(config)} rows in the log table; "
         f"finished {report['finished_at']}, took {report['elapsed_s']:,.0f} s"
         + (" (--quick: a smoke run, not a measurement)" if config["quick"] else ""),
