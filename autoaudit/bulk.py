@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.db import connections, models
-from django.db.models.query import QuerySet
+from django.db.models.query import ModelIterable, QuerySet
 
 from autoaudit import changes, writer
 from autoaudit.actors import resolve_actor
@@ -97,6 +97,18 @@ def _fields_named(tracker: Tracker, names: Iterable[str]) -> list[models.Field[A
     return [f for f in tracker.fields if f.name in wanted or f.attname in wanted]
 
 
+def _rows_of(queryset: QuerySet[Any], base: QuerySet[Any]) -> QuerySet[Any]:
+    """Whole instances (for ``str()`` and old values) of the rows ``queryset``
+    would update, selected with the caller's own filter where possible."""
+    if queryset._iterable_class is ModelIterable and not queryset.query.combinator:
+        plain = queryset.order_by()
+        plain.query.select_related = False
+        return plain.defer(None)
+    # values(), values_list() and friends: the same rows, as instances. A
+    # subquery, since a self-join the planner misjudges can be very slow.
+    return base.filter(pk__in=queryset.order_by().values("pk"))
+
+
 # -- QuerySet.update ----------------------------------------------------------------
 def update(self: QuerySet[Any], **kwargs: Any) -> Any:
     original = _originals["update"]
@@ -104,15 +116,13 @@ def update(self: QuerySet[Any], **kwargs: Any) -> Any:
     if tracker is None or "update" not in tracker.actions:
         return original(self, **kwargs)
     fields = _fields_named(tracker, kwargs)
-    if not fields:
-        return original(self, **kwargs)
+    if not fields or self.query.is_sliced:
+        return original(self, **kwargs)  # Django raises for a sliced queryset
     using = self.db
     model = self.model
     with _scope(using):
         base = model._base_manager.using(using)
-        # Whole instances (for str() and old values), whatever the queryset
-        # selects (values(), only(), annotations): the rows it would update.
-        instances = list(_locked(base.filter(pk__in=self.order_by().values("pk"))))
+        instances = list(_locked(_rows_of(self, base)))
         pks = [obj.pk for obj in instances]
         count = 0
         for chunk in _chunks(pks):

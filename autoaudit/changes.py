@@ -20,8 +20,9 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import connections, models
 from django.utils import timezone
+from django.utils.translation import get_language
 
-from autoaudit import descriptions, writer
+from autoaudit import descriptions, statements, writer
 from autoaudit.conf import get_settings
 from autoaudit.diff import nested_paths
 from autoaudit.masking import mask_nested, mask_value, scrub_text
@@ -85,16 +86,20 @@ def snapshot(
         for f in fields
         if is_expression(data[f.attname])
     }
-    queryset = tracker.model._base_manager.using(using).filter(pk=pk)
-    connection = connections[using or "default"]
-    if expressions:
-        queryset = queryset.annotate(**expressions)
-    if connection.features.has_select_for_update and not connection.get_autocommit():
-        # A locking read: the row cannot change between this read and the
-        # UPDATE, so concurrent saves log a true chain of old -> new values
-        # (and MySQL's REPEATABLE READ snapshot cannot hand us a stale row).
+    alias = using or "default"
+    connection = connections[alias]
+    # A locking read: the row cannot change between this read and the
+    # UPDATE, so concurrent saves log a true chain of old -> new values (and
+    # MySQL's REPEATABLE READ snapshot cannot hand us a stale row).
+    for_update = connection.features.has_select_for_update and not connection.get_autocommit()
+    attnames = [f.attname for f in fields]
+    if not expressions:
+        row = statements.read_row(tracker.model, pk, attnames, for_update, alias)
+        return None if row is None else Snapshot(fields, row, {})
+    queryset = tracker.model._base_manager.using(alias).filter(pk=pk).annotate(**expressions)
+    if for_update:
         queryset = queryset.select_for_update()
-    row = queryset.values(*[f.attname for f in fields], *expressions).first()
+    row = queryset.values(*attnames, *expressions).first()
     if row is None:
         return None  # an explicit pk that does not exist yet: a create
     computed = {name[len(_EXPR_PREFIX) :]: row.pop(name) for name in expressions}
@@ -187,7 +192,13 @@ def _guest(tracker: Tracker, instance: models.Model) -> dict[str, Any] | None:
 
 
 def _labels(tracker: Tracker) -> dict[str, str]:
-    return {f.name: safe_str(getattr(f, "verbose_name", f.name)) for f in tracker.fields}
+    """Verbose names of the tracked fields in the active language (cached)."""
+    language = get_language()
+    labels = tracker.labels_cache.get(language)
+    if labels is None:
+        labels = {f.name: safe_str(getattr(f, "verbose_name", f.name)) for f in tracker.fields}
+        tracker.labels_cache[language] = labels
+    return labels
 
 
 def _description(
@@ -313,14 +324,14 @@ def log_save(
 ) -> None:
     if created or snap is None or not snap.exists:
         if "create" in tracker.actions:
-            writer.insert(create_log(tracker, instance), using)
+            writer.insert(create_log(tracker, instance), using, need_id=False)
         return
     if "update" not in tracker.actions or snap.values is None:
         return
     new_row = {**instance.__dict__, **snap.computed}
     log = update_log(tracker, instance, snap.fields, snap.values, new_row)
     if log is not None:
-        writer.insert(log, using)
+        writer.insert(log, using, need_id=False)
 
 
 def log_delete(tracker: Tracker, instance: models.Model, using: str | None) -> None:
@@ -330,4 +341,5 @@ def log_delete(tracker: Tracker, instance: models.Model, using: str | None) -> N
     fields = [f for f in tracker.fields if f.attname in data and not is_expression(data[f.attname])]
     raw = {f.name: _python(f, data[f.attname]) for f in fields}
     old_values = {f.name: _render(tracker, f, raw[f.name]) for f in fields}
-    writer.insert(build_log(tracker, instance, "delete", old_values, None, None, [raw]), using)
+    log = build_log(tracker, instance, "delete", old_values, None, None, [raw])
+    writer.insert(log, using, need_id=False)

@@ -102,4 +102,4 @@ def log_m2m(
             [field.name],
             [],
         )
-        writer.insert(log, using)
+        writer.insert(log, using, need_id=False)

@@ -131,6 +131,7 @@ class Tracker:
             fields.append(f)
         self.fields = tuple(fields)
         self.field_names = frozenset(f.name for f in fields)
+        self.labels_cache: dict[str | None, dict[str, str]] = {}
         self.masks = MappingProxyType(masks)
         self.m2m = tuple(m2m)
 

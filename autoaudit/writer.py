@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, connections, router, transaction
 
+from autoaudit import statements
 from autoaudit.actors import resolve_actor
 from autoaudit.conf import get_settings
 from autoaudit.context import current_extra, is_disabled
@@ -89,12 +90,16 @@ def build(
     )
 
 
-def insert(log: ActivityLog, using: str | None = None) -> ActivityLog | None:
+def insert(
+    log: ActivityLog, using: str | None = None, *, need_id: bool = True
+) -> ActivityLog | None:
     """Insert ``log`` on ``using`` (the database of the change it records).
 
     With ``ON_ERROR="raise"`` a failure propagates, so the surrounding change
     rolls back with it. With ``"log"`` the insert runs in a savepoint, a
     failure is reported to the ``autoaudit`` logger and the change goes on.
+    Automatic logs pass ``need_id=False``: a precompiled ``INSERT`` without
+    reading the new id back.
     """
     from autoaudit.models import ActivityLog
 
@@ -102,7 +107,10 @@ def insert(log: ActivityLog, using: str | None = None) -> ActivityLog | None:
         return None  # inside autoaudit.disabled(): nothing is written
     alias = using or router.db_for_write(ActivityLog)
     if get_settings().ON_ERROR == "raise":
-        log.save(force_insert=True, using=alias)
+        if need_id:
+            log.save(force_insert=True, using=alias)
+        else:
+            statements.insert_log(log, alias)
         return log
     try:
         if connections[alias].in_atomic_block:
