@@ -244,3 +244,8 @@ def non_negative_int(text: str) -> int:
     if number < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {number}.")
     return number
+
+
+def plain_style(text: str) -> str:
+    """No colour: the commands' stderr carries a summary, not an error."""
+    return text

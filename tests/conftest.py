@@ -4,9 +4,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import models
 
 from autoaudit.registry import registry
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # The timeline caches dashboard counts and the entity list.
+    cache.clear()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission, User
-from django.core.cache import cache
 from django.test import Client
 from django.urls import path, reverse
 
@@ -21,7 +20,7 @@ import autoaudit
 from autoaudit.admin import ActivityHistoryMixin, ActivityLogAdmin
 from autoaudit.models import ActivityLog
 from tests.testapp.models import Product, StringKeyItem
-from tests.ui_factories import make_log, make_logs
+from tests.ui_factories import login, make_log, make_logs
 
 site = admin.AdminSite(name="audit_admin")
 site.register(ActivityLog, ActivityLogAdmin)
@@ -42,19 +41,7 @@ urlpatterns = [path("admin/", site.urls)]
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    # Dashboard counts and the entity list are cached between requests.
-    cache.clear()
-
-
 CHANGELIST = "/admin/autoaudit/activitylog/"
-
-
-def login(client: Client, user: User) -> Client:
-    with autoaudit.disabled():
-        client.force_login(user)
-    return client
 
 
 def permission(codename: str) -> Permission:

@@ -17,41 +17,15 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
 import autoaudit
 from autoaudit.models import ActivityLog
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, needs_chromium
 from tests.ui_factories import make_logs, seed_showcase
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
-
-pytestmark = [
-    # Skipped on a developer machine without Chromium; never in CI (CI=true),
-    # where a missing browser must fail the run instead.
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"),
-        reason=f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    # Dashboard counts and the entity list are cached between requests.
-    cache.clear()
+pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 
 
 Page = Any  # playwright.sync_api.Page

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -16,24 +15,12 @@ from django.utils import formats, timezone, translation
 import autoaudit
 from autoaudit.models import ActivityLog
 from tests.testapp.models import Account, Product
-from tests.ui_factories import make_log, make_logs
+from tests.ui_factories import login, make_log, make_logs
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    # Dashboard counts and the entity list are cached between requests.
-    cache.clear()
-
-
 URL = "/activity/"
-
-
-def login(client: Client, user: User) -> Client:
-    with autoaudit.disabled():  # no "login" row in the logs under test
-        client.force_login(user)
-    return client
 
 
 @pytest.fixture

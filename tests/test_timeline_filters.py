@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -18,24 +17,12 @@ import autoaudit
 from autoaudit.forms import ActivityFilterForm
 from autoaudit.models import ActivityLog
 from tests.testapp.models import Product, StringKeyItem, UUIDItem
-from tests.ui_factories import make_log, make_logs
+from tests.ui_factories import login, make_log, make_logs
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    # Dashboard counts and the entity list are cached between requests.
-    cache.clear()
-
-
 URL = "/activity/"
-
-
-def login(client: Client, user: User) -> Client:
-    with autoaudit.disabled():
-        client.force_login(user)
-    return client
 
 
 def ids(response) -> set[int]:  # type: ignore[no-untyped-def]

@@ -10,32 +10,18 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.contrib.auth.models import User
 from django.core import signing
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-import autoaudit
 from autoaudit.models import ActivityLog
 from autoaudit.pagination import Cursor, InvalidCursor, fetch_page
 from autoaudit.views import TimelineView
-from tests.ui_factories import make_logs
+from tests.ui_factories import login, make_logs
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    # Dashboard counts and the entity list are cached between requests.
-    cache.clear()
-
-
 URL = "/activity/"
-
-
-def login(client: Client, user: User) -> Client:
-    with autoaudit.disabled():
-        client.force_login(user)
-    return client
 
 
 def entry_ids(html: str) -> list[int]:

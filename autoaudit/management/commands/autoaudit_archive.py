@@ -20,13 +20,9 @@ from autoaudit.selection import (
     iter_pages,
     log_alias,
     non_negative_int,
+    plain_style,
     positive_int,
 )
-
-
-def _plain(text: str) -> str:
-    """No colour: stderr carries a summary here, not an error."""
-    return text
 
 
 class Command(BaseCommand):
@@ -93,4 +89,4 @@ class Command(BaseCommand):
     def _say(self, message: str) -> None:
         # The path alone goes to stdout (for scripts); the rest to stderr.
         if self.verbosity > 0:
-            self.stderr.write(message, style_func=_plain)
+            self.stderr.write(message, style_func=plain_style)

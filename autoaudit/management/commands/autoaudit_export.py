@@ -20,13 +20,9 @@ from autoaudit.selection import (
     log_alias,
     match_actor,
     parse_when,
+    plain_style,
     positive_int,
 )
-
-
-def _plain(text: str) -> str:
-    """No colour: stderr carries a summary here, not an error."""
-    return text
 
 
 class Command(BaseCommand):
@@ -102,7 +98,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Exported {rows} rows to {output}.")
         else:
             rows = self._write(lambda text: self.stdout.write(text, ending=""), pages, options)
-            self.stderr.write(f"Exported {rows} rows.", style_func=_plain)
+            self.stderr.write(f"Exported {rows} rows.", style_func=plain_style)
 
     def _note_ambiguity(self, identifier: str, has_account: bool, queryset: Any) -> None:
         counts = counts_by_actor_type(queryset)
@@ -110,7 +106,7 @@ class Command(BaseCommand):
             self.stderr.write(
                 f"Note: {identifier!r} matches a user account and guest logs; both are "
                 "exported (use --actor-type to limit).",
-                style_func=_plain,
+                style_func=plain_style,
             )
 
     def _write(self, write: Callable[[str], Any], pages: Any, options: dict[str, Any]) -> int:
