@@ -6,8 +6,8 @@ wrapper). For an untracked model, or a model registered with ``bulk=False``,
 the wrapper is one dictionary lookup and a call to Django's method.
 
 For a tracked model each call costs a constant number of extra queries:
-one locking read of the affected rows' old values, one bulk insert of the logs
-(batched for very large sets), and, only when values are expressions such as
+one locking read of the affected rows' old values, one ``executemany`` insert
+of the logs (the driver sends the rows in batches), and, only when values are expressions such as
 ``F("stock") - 1``, one read of the new values. ``QuerySet.update()`` is
 applied to exactly the rows that were read (in primary-key batches), so a row
 inserted concurrently can never be changed without its log.
@@ -23,7 +23,7 @@ from typing import Any
 from django.db import connections, models
 from django.db.models.query import ModelIterable, QuerySet
 
-from autoaudit import changes, writer
+from autoaudit import changes, statements, writer
 from autoaudit.actors import resolve_actor
 from autoaudit.conf import get_settings
 from autoaudit.context import _disabled
@@ -76,12 +76,10 @@ def _locked(queryset: QuerySet[Any]) -> QuerySet[Any]:
 
 
 def _insert(logs: list[Any], using: str) -> None:
-    from autoaudit.models import ActivityLog
-
     if not logs:
         return
     if get_settings().ON_ERROR == "raise":
-        ActivityLog.objects.using(using).bulk_create(logs, batch_size=BATCH_SIZE)
+        statements.insert_logs(logs, using)
         return
     for log in logs:  # one savepoint each, so one bad row costs only its log
         writer.insert(log, using)

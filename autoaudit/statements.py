@@ -60,6 +60,21 @@ def insert_log(log: ActivityLog, alias: str) -> None:
     log._state.db = alias
 
 
+def insert_logs(logs: Sequence[ActivityLog], alias: str) -> None:
+    """``INSERT`` many log rows with one ``executemany`` (one statement as far
+    as Django's query log is concerned; the driver batches the rows)."""
+    if not logs:
+        return
+    connection = connections[alias]
+    sql, fields = _log_insert(alias, connection)
+    rows = [[f.get_db_prep_save(f.pre_save(log, True), connection) for f in fields] for log in logs]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+    for log in logs:
+        log._state.adding = False
+        log._state.db = alias
+
+
 def _sentinel(pk_field: models.Field[Any, Any]) -> Any:
     if isinstance(pk_field, models.UUIDField):
         return uuid.UUID(int=1)
