@@ -220,30 +220,26 @@ def delete_in_batches(queryset: LogQuerySet, batch_size: int, alias: str | None 
     return total
 
 
-def positive_int(text: str) -> int:
-    """``argparse`` type for options that take a count of at least 1."""
+def _whole_number(text: str, minimum: int, what: str) -> int:
     import argparse
 
     try:
         number = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number.") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}.")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number{what}.") from None
+    if number < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {number}.")
     return number
+
+
+def positive_int(text: str) -> int:
+    """``argparse`` type for options that take a count of at least 1."""
+    return _whole_number(text, 1, "")
 
 
 def non_negative_int(text: str) -> int:
     """``argparse`` type for a number of days (0 or more)."""
-    import argparse
-
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days.") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {number}.")
-    return number
+    return _whole_number(text, 0, " of days")
 
 
 def plain_style(text: str) -> str:
