@@ -2,18 +2,52 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any, Self
 
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
+from django.db.models.base import ModelState
+from django.db.models.signals import ModelSignal, post_init, pre_init
+from django.dispatch.dispatcher import NO_RECEIVERS
 from django.utils.translation import gettext_lazy as _
 
 from autoaudit.enums import ActionType, ActorType
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+
+
+#: The C scanner behind ``json.loads`` (an attribute the stubs do not declare).
+_scan: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009
+
+
+class LogJSONField(models.JSONField):
+    """``JSONField`` that decodes loaded values about three times faster.
+
+    Reading history decodes five JSON columns per row; ``json.loads`` spends
+    most of its time around the C scanner rather than in it. Values the fast
+    path cannot take whole (surrounding whitespace, invalid JSON) go through
+    Django's own ``from_db_value``. Migrations see a plain ``JSONField``.
+    """
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if type(value) is str and self.decoder is None:
+            try:
+                decoded, end = _scan(value, 0)
+            except (StopIteration, ValueError):
+                pass
+            else:
+                if end == len(value):
+                    return decoded
+        return super().from_db_value(value, expression, connection)
+
+    def deconstruct(self) -> Any:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.JSONField", args, kwargs
 
 
 class ActivityLogQuerySet(models.QuerySet["ActivityLog"]):
@@ -115,7 +149,7 @@ class ActivityLog(models.Model):
         _("actor identifier"), max_length=255, null=True, blank=True
     )
     actor_name = models.CharField(_("actor name"), max_length=255, null=True, blank=True)
-    actor_metadata = models.JSONField(_("actor metadata"), null=True, blank=True)
+    actor_metadata = LogJSONField(_("actor metadata"), null=True, blank=True)
 
     # Activity information
     action = models.CharField(_("action"), max_length=12, choices=ActionType.choices)
@@ -126,15 +160,15 @@ class ActivityLog(models.Model):
     entity_name = models.CharField(_("entity name"), max_length=255, null=True, blank=True)
 
     # Change details
-    old_values = models.JSONField(_("old values"), null=True, blank=True)
-    new_values = models.JSONField(_("new values"), null=True, blank=True)
-    changed_fields = models.JSONField(_("changed fields"), null=True, blank=True)
+    old_values = LogJSONField(_("old values"), null=True, blank=True)
+    new_values = LogJSONField(_("new values"), null=True, blank=True)
+    changed_fields = LogJSONField(_("changed fields"), null=True, blank=True)
 
     # Metadata
     description = models.TextField(_("description"), null=True, blank=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.TextField(_("user agent"), null=True, blank=True)
-    extra_data = models.JSONField(
+    extra_data = LogJSONField(
         _("extra data"),
         null=True,
         blank=True,
@@ -164,8 +198,10 @@ class ActivityLog(models.Model):
             models.Index(fields=["actor_identifier"], name="idx_actlog_actor_id"),
             models.Index(fields=["entity", "-created_at"], name="idx_actlog_ent_time"),
             # History of one object (for_instance): any primary key type.
+            # Its last column matches the ordering's tie-break, so the newest
+            # N come straight off the index: no sort, N heap reads.
             models.Index(
-                fields=["computed_entity", "entity_pk", "-created_at"],
+                fields=["computed_entity", "entity_pk", "-created_at", "-id"],
                 name="idx_actlog_comp_pk_time",
             ),
             # A user's own activity, newest first; also serves the FK.
@@ -174,6 +210,44 @@ class ActivityLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_actor_display_name()} {self.action} {self.entity}"
+
+    @classmethod
+    def from_db(
+        cls,
+        db: str | None,
+        field_names: Collection[str],
+        values: Collection[Any],
+        *,
+        fetch_mode: Any = None,
+    ) -> Self:
+        """Build a loaded row without ``Model.__init__``'s per-field ``setattr``.
+
+        Reading history builds many rows at once, and ``__init__`` was the
+        largest Python cost of it. A full row whose class has no ``pre_init``
+        or ``post_init`` receivers goes straight into ``__dict__`` (what
+        ``__init__`` ends up doing for these fields); anything else, such as
+        ``only()``/``defer()`` rows, takes Django's own path.
+        """
+        attnames = _ATTNAMES.get(cls)
+        if (
+            attnames is None
+            or len(values) != len(attnames)
+            or not _quiet(pre_init, cls)
+            or not _quiet(post_init, cls)
+        ):
+            # Django < 6.1 has no fetch modes (and no such keyword).
+            extra = {} if fetch_mode is None else {"fetch_mode": fetch_mode}
+            return super().from_db(db, field_names, values, **extra)
+        new = cls.__new__(cls)
+        state = ModelState()
+        state.adding = False
+        state.db = db
+        if fetch_mode is not None:
+            state.fetch_mode = fetch_mode
+        data = dict(zip(attnames, values, strict=True))
+        data["_state"] = state
+        new.__dict__ = data
+        return new
 
     def get_actor_display_name(self) -> str:
         """User: full name or username; otherwise ``actor_name`` or a fallback."""
@@ -232,3 +306,65 @@ class ActivityLog(models.Model):
         from autoaudit.writer import create_for_instance
 
         return create_for_instance(instance, action, **kwargs)
+
+
+#: Attnames of each ActivityLog class's concrete fields, in column order
+#: (``from_db``'s fast path); filled when the class is ready.
+_ATTNAMES: dict[type[models.Model], tuple[str, ...]] = {}
+#: Each concrete field's default by attname (``new_log``'s starting row).
+_DEFAULTS: dict[str, Any] = {}
+#: Fields whose default is a callable: called for every new row.
+_DYNAMIC_DEFAULTS: list[models.Field[Any, Any]] = []
+
+
+def new_log(values: dict[str, Any]) -> ActivityLog:
+    """An unsaved :class:`ActivityLog` from ``values`` (field names), built
+    without ``Model.__init__``'s keyword path.
+
+    Every automatic log is built here, so this is on the hot path of each
+    tracked write and of bulk calls (one per row). ``user`` may be a user
+    instance or ``None``; every other key must be a concrete field's name.
+    Falls back to the plain constructor while anyone listens to the
+    ``pre_init``/``post_init`` signals of ``ActivityLog``.
+    """
+    if not _DEFAULTS or not _quiet(pre_init, ActivityLog) or not _quiet(post_init, ActivityLog):
+        return ActivityLog(**values)
+    data = dict(_DEFAULTS)
+    state = ModelState()
+    user = values.pop("user", None)
+    if user is not None:
+        data["user_id"] = user.pk
+        state.fields_cache["user"] = user
+    unknown = values.keys() - data.keys()
+    if unknown:
+        raise TypeError(f"ActivityLog has no field(s) {', '.join(sorted(unknown))}")
+    for field in _DYNAMIC_DEFAULTS:
+        data[field.attname] = field.get_default()
+    data.update(values)
+    data["_state"] = state
+    log = ActivityLog.__new__(ActivityLog)
+    log.__dict__ = data
+    return log
+
+
+def _quiet(signal: ModelSignal, cls: type[models.Model]) -> bool:
+    """Whether ``signal`` has no receivers for ``cls`` (the signal's own cache
+    answers without a lookup once it has been asked)."""
+    cache = getattr(signal, "sender_receivers_cache", None)
+    if cache is not None and cache.get(cls) is NO_RECEIVERS:
+        return True
+    return not signal.has_listeners(cls)
+
+
+def _remember_attnames(sender: type[models.Model], **kwargs: Any) -> None:
+    if issubclass(sender, ActivityLog) and not sender._meta.abstract:
+        _ATTNAMES[sender] = tuple(f.attname for f in sender._meta.concrete_fields)
+
+
+models.signals.class_prepared.connect(_remember_attnames)
+_remember_attnames(ActivityLog)
+_DEFAULTS.update((f.attname, f.get_default()) for f in ActivityLog._meta.concrete_fields)
+_DEFAULTS["user_id"] = None
+_DYNAMIC_DEFAULTS.extend(
+    f for f in ActivityLog._meta.concrete_fields if f.has_default() and callable(f.default)
+)

@@ -71,22 +71,24 @@ def build(
     actor_fields: Mapping[str, Any] | None = None,
 ) -> ActivityLog:
     """An unsaved log row with actor fields resolved now."""
-    from autoaudit.models import ActivityLog
+    from autoaudit.models import new_log
 
     actor = dict(actor_fields) if actor_fields is not None else resolve_actor(guest)
-    return ActivityLog(
-        action=action,
-        entity=safe_str(entity)[:50],
-        computed_entity=safe_str(computed_entity)[:100],
-        entity_id=entity_id_for(pk),
-        entity_pk=entity_pk_for(pk),
-        entity_name=cut_name(entity_name),
-        old_values=old_values,
-        new_values=new_values,
-        changed_fields=changed_fields,
-        description=description,
-        extra_data=_merge_extra(extra_data),
-        **actor,
+    return new_log(
+        dict(
+            action=action,
+            entity=safe_str(entity)[:50],
+            computed_entity=safe_str(computed_entity)[:100],
+            entity_id=entity_id_for(pk),
+            entity_pk=entity_pk_for(pk),
+            entity_name=cut_name(entity_name),
+            old_values=old_values,
+            new_values=new_values,
+            changed_fields=changed_fields,
+            description=description,
+            extra_data=_merge_extra(extra_data),
+            **actor,
+        )
     )
 
 

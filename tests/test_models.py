@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 from model_bakery import baker
 
@@ -98,7 +98,11 @@ def test_char_fields(name: str, field_class: type, max_length: int, null: bool) 
     ],
 )
 def test_other_field_types(name: str, field_class: type) -> None:
-    assert type(_field(name)) is field_class
+    field = _field(name)
+    # The JSON columns use a faster-decoding subclass that migrations (and
+    # so the schema) see as the plain Django field.
+    assert isinstance(field, field_class)
+    assert field.deconstruct()[1] == f"django.db.models.{field_class.__name__}"
 
 
 @pytest.mark.parametrize(
@@ -621,3 +625,89 @@ def test_create_for_instance_uuid_key() -> None:
     assert stored.entity_id is None
     assert stored.entity_pk == str(item.pk)
     assert stored.get_target_instance() == item
+
+
+@pytest.mark.django_db
+def test_loaded_rows_match_djangos_own_loading() -> None:
+    """The fast ``from_db`` path builds the same instance Django would."""
+    log = ActivityLog.objects.create(
+        actor_type="guest",
+        action="update",
+        entity="product",
+        computed_entity="testapp.Product",
+        entity_pk="7",
+        old_values={"price": "1.00", "tags": [" a ", {"k": None}]},
+        new_values={"price": "2.00", "tags": []},
+        changed_fields=["price", "tags"],
+        actor_metadata={"device": "Desktop"},
+        extra_data={"batch": "b-1"},
+    )
+    fast = ActivityLog.objects.get(pk=log.pk)
+    slow = ActivityLog(*[getattr(fast, f.attname) for f in ActivityLog._meta.concrete_fields])
+    assert fast.__dict__.keys() - {"_state"} == slow.__dict__.keys() - {"_state"}
+    for f in ActivityLog._meta.concrete_fields:
+        assert getattr(fast, f.attname) == getattr(slow, f.attname), f.name
+    assert fast.old_values == {"price": "1.00", "tags": [" a ", {"k": None}]}
+    assert fast._state.adding is False
+    assert fast._state.db == "default"
+    # Deferred columns and rows of classes with init receivers take Django's path.
+    partial = ActivityLog.objects.only("action").get(pk=log.pk)
+    assert partial.get_deferred_fields() >= {"old_values"}
+    assert partial.old_values == fast.old_values
+
+
+@pytest.mark.django_db
+def test_loading_sends_post_init_when_someone_listens() -> None:
+    from django.db.models.signals import post_init
+
+    seen: list[ActivityLog] = []
+
+    def receiver(sender: type, instance: ActivityLog, **kwargs: object) -> None:
+        seen.append(instance)
+
+    ActivityLog.objects.create(action="view", entity="x", computed_entity="a.X")
+    list(ActivityLog.objects.all())
+    assert seen == []
+    post_init.connect(receiver, sender=ActivityLog)
+    try:
+        loaded = list(ActivityLog.objects.all())
+    finally:
+        post_init.disconnect(receiver, sender=ActivityLog)
+    assert seen == loaded
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('{"a": [1, 2.5, null, true]}', {"a": [1, 2.5, None, True]}),
+        (' {"a": 1} ', {"a": 1}),  # surrounding whitespace: Django's own path
+        ('"text"', "text"),
+        ("not json", "not json"),  # as Django: undecodable text is returned as is
+        ('{"a": 1} trailing', '{"a": 1} trailing'),
+        (None, None),
+    ],
+)
+def test_log_json_field_decodes_like_django(text: str | None, value: object) -> None:
+    field = ActivityLog._meta.get_field("old_values")
+    plain = models.JSONField()
+    assert field.from_db_value(text, None, connection) == value
+    assert plain.from_db_value(text, None, connection) == value
+
+
+@pytest.mark.django_db
+def test_new_log_matches_the_constructor() -> None:
+    from autoaudit.models import new_log
+
+    user = baker.make(get_user_model())
+    values = {"action": "create", "entity": "product", "computed_entity": "testapp.Product"}
+    fast = new_log({**values, "user": user})
+    slow = ActivityLog(**values, user=user)
+    assert fast.__dict__.keys() == slow.__dict__.keys()
+    for f in ActivityLog._meta.concrete_fields:
+        assert getattr(fast, f.attname) == getattr(slow, f.attname), f.name
+    assert fast.user_id == user.pk
+    assert fast.user is user  # cached, as the constructor caches it: no query
+    assert fast._state.adding is True
+    assert new_log(dict(values)).user_id is None
+    with pytest.raises(TypeError, match="no_such_field"):
+        new_log({**values, "no_such_field": 1})
