@@ -1001,10 +1001,11 @@ def _created_at_settable(log_model: Any) -> Iterator[None]:
             f.auto_now_add = True
 
 
-_KINDS = ("BEGIN", "SAVEPOINT", "SELECT", "INSERT", "UPDATE", "DELETE", "RELEASE", "COMMIT")
+_KINDS = ("BEGIN", "SAVEPOINT", "SELECT", "INSERT", "COPY", "UPDATE", "DELETE", "RELEASE", "COMMIT")
 
 
 def _kind(sql: str) -> str:
+    sql = re.sub(r"^\s*(\d+|\?) times: ", "", sql)  # executemany() and COPY, as Django logs them
     word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
     if word == "RELEASE" or word.startswith("RELEASE"):
         return "RELEASE"

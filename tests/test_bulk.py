@@ -166,3 +166,86 @@ def test_bulk_operations_commit_once_in_autocommit(track) -> None:
     commits = [q for q in context.captured_queries if q["sql"].strip().upper() == "COMMIT"]
     assert len(commits) == 2
     assert ActivityLog.objects.count() == 10
+
+
+AWKWARD = {
+    "text": 'tab\there, new\nline, back\\slash, "quotes", \\N, ünïcödé ✓',
+    "nested": {"list": [1, 2.5, None, True, {"deep": "\r\n"}]},
+}
+
+
+def _log_fields(log: ActivityLog) -> dict[str, Any]:
+    skip = {"id", "created_at", "entity_id", "entity_pk"}
+    return {
+        f.attname: getattr(log, f.attname)
+        for f in ActivityLog._meta.concrete_fields
+        if f.attname not in skip
+    }
+
+
+def test_bulk_logs_hold_what_single_saves_log(track, django_user_model) -> None:
+    """The bulk insert (COPY on PostgreSQL) stores every value as a single
+    save's INSERT does: escapes, JSON, NULLs, the user FK and the IP."""
+    track(Product)
+    user = django_user_model.objects.create(username="bulker", email="b@example.com")
+    name = 'odd\tname\n"\\N"'
+    with autoaudit.actor(user=user):
+        single = Product.objects.create(name=name, sku="one", metadata=AWKWARD)
+        Product.objects.bulk_create([Product(name=name, sku="two", metadata=AWKWARD)])
+    first, second = ActivityLog.objects.order_by("id")
+    assert second.new_values["metadata"] == AWKWARD
+    assert second.user_id == user.pk
+    assert second.entity_name == name
+    expected = _log_fields(first)
+    expected["new_values"] = {**expected["new_values"], "sku": "two"}
+    actual = _log_fields(second)
+    assert actual == expected
+    assert first.entity_pk == str(single.pk)
+
+
+def test_many_rows_still_take_one_insert(track) -> None:
+    track(Product)
+    base = own(lambda: make(2500, tag="a"))
+    assert queries(lambda: make(2500, tag="b")) == base + 1
+    assert ActivityLog.objects.count() == 2500
+
+
+@pytest.fixture
+def rejected_log_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the database itself reject every bulk-inserted log row (NULL in
+    the NOT NULL ``action`` column), whichever statement carries it."""
+    from autoaudit import statements
+
+    original = statements._LogInsert.params
+    position = [f.attname for f in ActivityLog._meta.concrete_fields if not f.primary_key].index(
+        "action"
+    )
+
+    def params(self: Any, log: ActivityLog, conn: Any) -> list[Any]:
+        row = original(self, log, conn)
+        row[position] = None
+        return row
+
+    monkeypatch.setattr(statements._LogInsert, "params", params)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("operation", ["bulk_create", "update", "bulk_update"])
+def test_a_rejected_bulk_log_undoes_the_bulk_change(track, rejected_log_rows, operation) -> None:
+    from django.db import DatabaseError
+
+    track(Product)
+    with autoaudit.disabled():
+        products = make(5)
+    calls: dict[str, Callable[[], Any]] = {
+        "bulk_create": lambda: make(3, tag="new"),
+        "update": lambda: Product.objects.update(stock=77),
+        "bulk_update": lambda: Product.objects.bulk_update(
+            [Product(pk=p.pk, stock=77, name=p.name) for p in products], ["stock"]
+        ),
+    }
+    with pytest.raises(DatabaseError):
+        calls[operation]()
+    assert Product.objects.count() == 5
+    assert not Product.objects.filter(stock=77).exists()
+    assert ActivityLog.objects.count() == 0
