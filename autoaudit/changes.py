@@ -24,7 +24,7 @@ from django.utils.translation import get_language
 
 from autoaudit import descriptions, statements, writer
 from autoaudit.conf import get_settings
-from autoaudit.diff import nested_paths
+from autoaudit.diff import json_differs
 from autoaudit.masking import mask_nested, mask_value, scrub_text
 from autoaudit.registry import Tracker
 from autoaudit.serialization import safe_str, to_json
@@ -136,7 +136,7 @@ def _differs(field: models.Field[Any, Any], old: Any, new: Any) -> bool:
     if type(old) is type(new) and not isinstance(old, dict | list) and old == new:
         return False
     if isinstance(old, dict | list) or isinstance(new, dict | list):
-        return bool(nested_paths(old, new))
+        return json_differs(old, new)
     new = _python(field, new)
     try:
         return bool(old != new)

@@ -1,13 +1,15 @@
 """What changed between two values, with deepdiff for nested structures.
 
-Plain values are compared with ``==`` first; deepdiff runs only for containers
-(JSON fields) that differ, or that compare equal while their JSON differs
-(``1`` and ``True`` are equal in Python but not in JSON).
+Saving only needs to know *whether* a field changed: :func:`json_differs`
+answers that with a JSON-aware comparison (``1`` and ``True`` are equal in
+Python but not in JSON). deepdiff finds *where* nested values differ
+(:func:`nested_paths`, ``ActivityLog.changed_paths``) and runs only for
+containers that differ; a test pins the two to the same answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -40,6 +42,44 @@ def _same_number(old: Any, new: Any) -> bool:
     )
 
 
+def json_differs(old: Any, new: Any) -> bool:
+    """Whether two values differ as JSON: what ``bool(nested_paths(old, new))``
+    answers, without running deepdiff.
+
+    ``1`` and ``1.0`` are the same JSON number; ``True`` is not ``1``; list
+    order counts. Saving a JSON field only needs this yes/no (deepdiff, which
+    costs far more, gives the paths when a log is read).
+    """
+    if type(old) is bool or type(new) is bool:
+        return not (type(old) is type(new) and old == new)
+    if isinstance(old, dict) and isinstance(new, dict):
+        return old.keys() != new.keys() or any(json_differs(old[k], new[k]) for k in old)
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) != len(new) or any(
+            json_differs(a, b) for a, b in zip(old, new, strict=True)
+        )
+    if _same_number(old, new):
+        return False
+    if isinstance(old, _CONTAINERS) or isinstance(new, _CONTAINERS):
+        return True
+    return not _strict_equal(old, new)
+
+
+def _json_paths(old: Any, new: Any, path: list[Any]) -> Iterator[list[Any]]:
+    """Paths where ``old`` and ``new`` differ as JSON (see ``json_differs``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in old.keys() | new.keys():
+            if key in old and key in new:
+                yield from _json_paths(old[key], new[key], [*path, key])
+            else:
+                yield [*path, key]
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            yield from _json_paths(a, b, [*path, index])
+    elif json_differs(old, new):
+        yield path
+
+
 def _format(path: list[Any]) -> str:
     text = ""
     for part in path:
@@ -65,6 +105,10 @@ def nested_paths(old: Any, new: Any) -> list[str]:
             for level in levels
             if not _same_number(level.t1, level.t2)
         }
+        if not paths:
+            # deepdiff compares list items with ``==``, so ``[1]`` and
+            # ``[True]`` look equal to it; JSON tells them apart.
+            paths = {_format(path) for path in _json_paths(old, new, [])}
         return sorted(paths)
     return [] if _strict_equal(old, new) else [""]
 

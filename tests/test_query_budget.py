@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 import autoaudit
 from autoaudit import diff
+from autoaudit.models import ActivityLog
 from tests.testapp.models import Product, Tag, Untracked
 
 pytestmark = pytest.mark.django_db
@@ -104,4 +105,10 @@ def test_no_deepdiff_for_values_that_compare_equal(track, monkeypatch) -> None:
     assert calls == []
     product.metadata = {"specs": {"ram": 16}}
     product.save()
+    # A changed JSON value is found without deepdiff too (json_differs);
+    # deepdiff gives the nested paths when the log is read.
+    assert calls == []
+    log = ActivityLog.objects.filter(action="update").latest("id")
+    assert log.changed_fields == ["metadata"]
+    assert log.changed_paths == ["metadata.specs.ram"]
     assert len(calls) == 1
