@@ -327,11 +327,17 @@ def new_log(values: dict[str, Any]) -> ActivityLog:
     Falls back to the plain constructor while anyone listens to the
     ``pre_init``/``post_init`` signals of ``ActivityLog``.
     """
-    if not _DEFAULTS or not _quiet(pre_init, ActivityLog) or not _quiet(post_init, ActivityLog):
-        return ActivityLog(**values)
+    user = values.get("user")
+    if (
+        not _DEFAULTS
+        or not _quiet(pre_init, ActivityLog)
+        or not _quiet(post_init, ActivityLog)
+        or (user is not None and not isinstance(user, _user_model()))
+    ):
+        return ActivityLog(**values)  # also: Django's own error for a wrong "user"
     data = dict(_DEFAULTS)
     state = ModelState()
-    user = values.pop("user", None)
+    values.pop("user", None)
     if user is not None:
         data["user_id"] = user.pk
         state.fields_cache["user"] = user
@@ -345,6 +351,11 @@ def new_log(values: dict[str, Any]) -> ActivityLog:
     log = ActivityLog.__new__(ActivityLog)
     log.__dict__ = data
     return log
+
+
+def _user_model() -> type[models.Model]:
+    model: type[models.Model] = ActivityLog._meta.get_field("user").remote_field.model
+    return model
 
 
 def _quiet(signal: ModelSignal, cls: type[models.Model]) -> bool:

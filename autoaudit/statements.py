@@ -120,8 +120,8 @@ def insert_logs(logs: Sequence[ActivityLog], alias: str) -> None:
     compiled = _log_insert(alias, connection)
     rows = [compiled.params(log, connection) for log in logs]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            _copy(connection, cursor, compiled, rows)
+        if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy"):
+            _copy(connection, cursor, compiled, rows)  # psycopg 3 (psycopg2 has no copy())
         else:
             cursor.executemany(compiled.head + compiled.row_sql, rows)
     _saved(logs, alias)

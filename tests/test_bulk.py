@@ -187,14 +187,25 @@ def test_bulk_logs_hold_what_single_saves_log(track, django_user_model) -> None:
     """The bulk insert (COPY on PostgreSQL) stores every value as a single
     save's INSERT does: escapes, JSON, NULLs, the user FK and the IP."""
     track(Product)
+    from django.test import RequestFactory
+
+    from autoaudit.request import using_request
+
     user = django_user_model.objects.create(username="bulker", email="b@example.com")
     name = 'odd\tname\n"\\N"'
-    with autoaudit.actor(user=user):
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="2001:db8::7", HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64)"
+    )
+    request.user = user
+    with using_request(request), autoaudit.context(batch="b\t1"):
         single = Product.objects.create(name=name, sku="one", metadata=AWKWARD)
         Product.objects.bulk_create([Product(name=name, sku="two", metadata=AWKWARD)])
     first, second = ActivityLog.objects.order_by("id")
     assert second.new_values["metadata"] == AWKWARD
     assert second.user_id == user.pk
+    assert second.ip_address == "2001:db8::7"
+    assert second.user_agent == "Mozilla/5.0 (X11; Linux x86_64)"
+    assert second.extra_data == {"batch": "b\t1"}
     assert second.entity_name == name
     expected = _log_fields(first)
     expected["new_values"] = {**expected["new_values"], "sku": "two"}

@@ -711,3 +711,6 @@ def test_new_log_matches_the_constructor() -> None:
     assert new_log(dict(values)).user_id is None
     with pytest.raises(TypeError, match="no_such_field"):
         new_log({**values, "no_such_field": 1})
+    # Not a user: Django's own message, as from the constructor.
+    with pytest.raises(ValueError, match="must be a"):
+        new_log({**values, "user": "someone"})
