@@ -334,12 +334,12 @@ def log_save(
         writer.insert(log, using, need_id=False)
 
 
-def log_delete(tracker: Tracker, instance: models.Model, using: str | None) -> None:
+def delete_log(tracker: Tracker, instance: models.Model) -> ActivityLog:
+    """The log of a deleted ``instance``: every tracked, loaded field."""
     data = instance.__dict__
     # Deferred columns are not fetched, and a value still holding an
     # expression (Django < 6 does not refresh it after save) is not a value.
     fields = [f for f in tracker.fields if f.attname in data and not is_expression(data[f.attname])]
     raw = {f.name: _python(f, data[f.attname]) for f in fields}
     old_values = {f.name: _render(tracker, f, raw[f.name]) for f in fields}
-    log = build_log(tracker, instance, "delete", old_values, None, None, [raw])
-    writer.insert(log, using, need_id=False)
+    return build_log(tracker, instance, "delete", old_values, None, None, [raw])

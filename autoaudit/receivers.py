@@ -14,12 +14,13 @@ import functools
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import connections, models, router, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from autoaudit import changes, m2m
+from autoaudit import changes, m2m, writer
 from autoaudit.context import _disabled
 from autoaudit.registry import Tracker, registry
 
@@ -86,7 +87,39 @@ def _post_delete(
         return
     if _is_parent_part(instance, origin):
         return
-    changes.log_delete(tracker, instance, using)
+    log = changes.delete_log(tracker, instance)
+    pending = _pending_deletes.get()
+    if pending is not None and pending.using == (using or pending.using):
+        pending.logs.append(log)  # inserted together when the delete ends
+    else:
+        writer.insert(log, using, need_id=False)
+
+
+class PendingDeletes:
+    """Delete logs of one ``Collector.delete()``, inserted together at its end
+    (in its transaction): one ``INSERT`` however many objects it deletes."""
+
+    __slots__ = ("logs", "using")
+
+    def __init__(self, using: str) -> None:
+        self.using = using
+        self.logs: list[Any] = []
+
+
+_pending_deletes: ContextVar[PendingDeletes | None] = ContextVar(
+    "autoaudit_pending_deletes", default=None
+)
+
+
+@contextmanager
+def collecting_deletes(using: str) -> Iterator[PendingDeletes]:
+    """Buffer the delete logs written inside (see :class:`PendingDeletes`)."""
+    pending = PendingDeletes(using)
+    token = _pending_deletes.set(pending)
+    try:
+        yield pending
+    finally:
+        _pending_deletes.reset(token)
 
 
 @functools.cache

@@ -260,3 +260,77 @@ def test_a_rejected_bulk_log_undoes_the_bulk_change(track, rejected_log_rows, op
     assert Product.objects.count() == 5
     assert not Product.objects.filter(stock=77).exists()
     assert ActivityLog.objects.count() == 0
+
+
+def test_queryset_delete_inserts_its_logs_together(track) -> None:
+    """One log INSERT per delete, however many objects (cascades included)."""
+    track(Product)
+    category = Category.objects.create(name="c")
+    with autoaudit.disabled():
+        make(40, tag="a")
+        make(4, tag="b")
+        Product.objects.filter(sku__endswith="-b").update(category=category)
+        base_small = own(lambda: Product.objects.filter(sku__in=["s0-a", "s1-a"]).delete())
+    assert base_small > 0
+    small = queries(lambda: Product.objects.filter(sku__in=["s2-a", "s3-a"]).delete())
+    large = queries(lambda: Product.objects.filter(sku__endswith="-a").delete())
+    assert small == large == base_small + 1
+    assert ActivityLog.objects.filter(action="delete").count() == 38
+    # A cascade from an untracked model logs each tracked object it removes.
+    cascade = queries(lambda: category.delete())
+    assert ActivityLog.objects.filter(action="delete").count() == 42
+    with autoaudit.disabled():
+        other = Category.objects.create(name="d")
+        Product.objects.create(name="x", sku="x", category=other)
+        Product.objects.create(name="y", sku="y", category=other)
+        Product.objects.create(name="z", sku="z", category=other)
+    assert queries(lambda: other.delete()) == cascade
+    assert list(
+        ActivityLog.objects.filter(action="delete", entity_name__in=["x", "y", "z"])
+        .order_by("entity_name")
+        .values_list("entity_name", flat=True)
+    ) == ["x", "y", "z"]
+
+
+def test_single_delete_still_one_insert(track) -> None:
+    track(Product)
+    product = Product.objects.create(name="one", sku="one")
+    with CaptureQueriesContext(connection) as context:
+        product.delete()
+    inserts = [q for q in context.captured_queries if "activity_logs" in q["sql"]]
+    assert len(inserts) == 1 and inserts[0]["sql"].lstrip().upper().startswith("INSERT")
+    log = ActivityLog.objects.get(action="delete")
+    assert log.old_values["name"] == "one"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("how_many", [1, 3])
+def test_a_rejected_delete_log_undoes_the_delete(track, rejected_log_rows, how_many) -> None:
+    from django.db import DatabaseError
+
+    track(Product)
+    with autoaudit.disabled():
+        make(3)
+    with pytest.raises(DatabaseError):
+        if how_many == 1:
+            Product.objects.get(sku="s0-").delete()
+        else:
+            Product.objects.all().delete()
+    assert Product.objects.count() == 3
+    assert ActivityLog.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delete_logs_with_on_error_log_keep_the_delete(track, settings, caplog) -> None:
+    import logging
+
+    from tests.test_transactions import failing_log_inserts
+
+    settings.AUTOAUDIT = {"ON_ERROR": "log"}
+    track(Product)
+    with autoaudit.disabled():
+        make(3)
+    with caplog.at_level(logging.ERROR, logger="autoaudit"), failing_log_inserts():
+        assert Product.objects.all().delete()[0] == 3
+    assert Product.objects.count() == 0
+    assert len([r for r in caplog.records if "could not write" in r.getMessage()]) == 3
