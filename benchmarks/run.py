@@ -295,6 +295,7 @@ OPS = [
     Op("qs_update", "QuerySet.update, {rows} rows", bulk=True),
     Op("bulk_create", "bulk_create, {rows} rows", bulk=True),
     Op("bulk_update", "bulk_update, {rows} rows (two fields)", bulk=True),
+    Op("qs_delete", "QuerySet.delete, {rows} rows", bulk=True),
     Op(
         "history",
         "history: 50 newest of {entries} entries",
@@ -749,6 +750,11 @@ class Bench:
                     obj.quantity = next(self.seq)
                 units.append(partial(model.objects.bulk_update, objs, ["price", "quantity"]))
             return units
+        if op.key == "qs_delete":
+            return [
+                partial(_qs_delete, model, [obj.pk for obj in self.make_rows(variant, rows)])
+                for _ in range(calls)
+            ]
         if op.key == "history":
             assert variant.history is not None
             expected = min(50, self.args.history_entries)
@@ -981,6 +987,10 @@ def _update_json(obj: Any, ram: int) -> None:
 
 def _qs_update(model: Any, pks: list[int], quantity: int) -> None:
     model.objects.filter(pk__in=pks).update(quantity=quantity, active=quantity % 2 == 0)
+
+
+def _qs_delete(model: Any, pks: list[int]) -> None:
+    model.objects.filter(pk__in=pks).delete()
 
 
 def _history(history: Callable[[Any], list[Any]], target: Any, expected: int) -> None:
