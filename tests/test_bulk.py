@@ -334,3 +334,21 @@ def test_delete_logs_with_on_error_log_keep_the_delete(track, settings, caplog) 
         assert Product.objects.all().delete()[0] == 3
     assert Product.objects.count() == 0
     assert len([r for r in caplog.records if "could not write" in r.getMessage()]) == 3
+
+
+def test_bulk_logs_fall_back_to_executemany_without_copy(track, monkeypatch) -> None:
+    """PostgreSQL through a driver without ``cursor.copy()`` (psycopg2), like
+    SQLite and MySQL, gets one ``executemany`` INSERT."""
+    try:
+        import psycopg
+    except ImportError:
+        pass
+    else:
+        monkeypatch.delattr(psycopg.Cursor, "copy")
+    track(Product)
+    base = own(lambda: make(10, tag="a"))
+    with CaptureQueriesContext(connection) as context:
+        make(10, tag="b")
+    assert len(context) == base + 1
+    assert "times: INSERT INTO" in context.captured_queries[-1]["sql"]
+    assert ActivityLog.objects.filter(action="create").count() == 10
