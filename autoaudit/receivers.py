@@ -89,7 +89,7 @@ def _post_delete(
         return
     log = changes.delete_log(tracker, instance)
     pending = _pending_deletes.get()
-    if pending is not None and pending.using == (using or pending.using):
+    if pending is not None and pending.using == using:
         pending.logs.append(log)  # inserted together when the delete ends
     else:
         writer.insert(log, using, need_id=False)

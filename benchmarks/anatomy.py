@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -40,9 +39,11 @@ def main() -> int:
     import django
 
     django.setup()
+    from benchmarks.interleave import interleaved_medians
+
     for title, steps in (("create", create_steps()), ("update", update_steps())):
         print(f"\n{args.db}: tracked {title}, built up step by step\n")
-        print(table(measure(steps, args.rounds, args.n)))
+        print(table(interleaved_medians(steps, args.rounds, args.n)))
     from benchmarks.benchapp.models import AAItem, PlainItem
 
     for model in (AAItem, PlainItem):
@@ -171,20 +172,6 @@ def update_steps() -> dict[str, Callable[[], Any]]:
         "+ the log INSERT (prepared row, precompiled SQL)": with_read_and_insert,
         "tracked update (autoaudit)": tracked,
     }
-
-
-def measure(steps: dict[str, Callable[[], Any]], rounds: int, n: int) -> dict[str, float]:
-    for step in steps.values():  # warm-up
-        step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    names = list(steps)
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            start = time.perf_counter()
-            for _ in range(n):
-                steps[name]()
-            times[name].append((time.perf_counter() - start) / n * 1e6)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def table(medians: dict[str, float]) -> str:

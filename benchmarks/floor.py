@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from itertools import count
 from pathlib import Path
@@ -179,30 +177,19 @@ def steps(driver: Driver) -> dict[str, Callable[[], None]]:
     return out
 
 
-def measure(work: dict[str, Callable[[], None]], rounds: int, n: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in work}
-    names = list(work)
-    for step in work.values():
-        step()
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            start = time.perf_counter()
-            for _ in range(n):
-                work[name]()
-            times[name].append((time.perf_counter() - start) / n * 1e6)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgres", "mysql"), default="postgres")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--n", type=int, default=200, help="ops per step per round")
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.interleave import interleaved_medians
+
     driver = Driver(args.db)
     tables = setup(driver)
     try:
-        medians = measure(steps(driver), args.rounds, args.n)
+        medians = interleaved_medians(steps(driver), args.rounds, args.n)
     finally:
         for table in tables:
             driver.run(f"DROP TABLE IF EXISTS {table}")

@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import models
 
@@ -30,3 +31,19 @@ def track() -> Iterator[Callable[..., type[models.Model]]]:
     for model in reversed(added):
         if registry.is_registered(model):
             registry.unregister(model)
+
+
+# -- users the UI tests share (a test module may override one) ----------------
+@pytest.fixture
+def root() -> User:
+    return User.objects.create_superuser("root", "root@example.com", "x")
+
+
+@pytest.fixture
+def alice() -> User:
+    return User.objects.create_user("alice", "alice@example.com", "x")
+
+
+@pytest.fixture
+def bob() -> User:
+    return User.objects.create_user("bob", "bob@example.com", "x")

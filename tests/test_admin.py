@@ -49,11 +49,6 @@ def permission(codename: str) -> Permission:
 
 
 @pytest.fixture
-def root() -> User:
-    return User.objects.create_superuser("root", "root@example.com", "x")
-
-
-@pytest.fixture
 def staff() -> User:
     """Staff who may view and even delete logs, but is not a superuser."""
     user = User.objects.create_user("staff", "staff@example.com", "x", is_staff=True)

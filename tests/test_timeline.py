@@ -30,16 +30,6 @@ def alice() -> User:
     )
 
 
-@pytest.fixture
-def bob() -> User:
-    return User.objects.create_user("bob", "bob@example.com", "x")
-
-
-@pytest.fixture
-def root() -> User:
-    return User.objects.create_superuser("root", "root@example.com", "x")
-
-
 def entry_ids(html: str) -> list[int]:
     return [int(pk) for pk in re.findall(r'data-aa-entry="(\d+)"', html)]
 

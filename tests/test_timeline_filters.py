@@ -35,21 +35,6 @@ def pks(logs: list[ActivityLog]) -> set[int]:
 
 
 @pytest.fixture
-def root() -> User:
-    return User.objects.create_superuser("root", "root@example.com", "x")
-
-
-@pytest.fixture
-def alice() -> User:
-    return User.objects.create_user("alice", "alice@example.com", "x")
-
-
-@pytest.fixture
-def bob() -> User:
-    return User.objects.create_user("bob", "bob@example.com", "x")
-
-
-@pytest.fixture
 def mix(alice: User, bob: User) -> dict[str, list[ActivityLog]]:
     return {
         "alice": make_logs(3, user=alice, action="create"),

@@ -33,16 +33,6 @@ def next_link(html: str) -> str | None:
     return match.group(1).replace("&amp;", "&") if match else None
 
 
-@pytest.fixture
-def root() -> User:
-    return User.objects.create_superuser("root", "root@example.com", "x")
-
-
-@pytest.fixture
-def alice() -> User:
-    return User.objects.create_user("alice", "alice@example.com", "x")
-
-
 def walk(client: Client, url: str) -> list[list[int]]:
     pages = []
     while url:
