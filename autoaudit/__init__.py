@@ -9,9 +9,9 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from autoaudit.context import actor, context, disabled
+from autoaudit.actors.scopes import actor, context, disabled
 from autoaudit.enums import ActionType, ActorType
-from autoaudit.registry import is_registered, register, unregister
+from autoaudit.tracking.registry import is_registered, register, unregister
 
 if TYPE_CHECKING:
     from django.db import models
@@ -50,7 +50,7 @@ def history(obj: models.Model) -> ActivityLogQuerySet:
 
 def get_client_ip(request: HttpRequest | None) -> str | None:
     """The client's IP address, honouring ``X-Forwarded-For`` only from trusted proxies."""
-    from autoaudit.request import get_client_ip as _get_client_ip
+    from autoaudit.actors.ip import get_client_ip as _get_client_ip
 
     return _get_client_ip(request)
 
@@ -58,8 +58,9 @@ def get_client_ip(request: HttpRequest | None) -> str | None:
 def log_activity(
     request: HttpRequest | None, action: str, entity_type: str, **kwargs: Any
 ) -> ActivityLog:
-    """Write one log by hand (the design document's helper); see ``autoaudit.manual``."""
-    from autoaudit.manual import log_activity as _log_activity
+    """Write one log by hand (the design document's helper); see
+    :func:`autoaudit.tracking.manual.log_activity`."""
+    from autoaudit.tracking.manual import log_activity as _log_activity
 
     return _log_activity(request, action, entity_type, **kwargs)
 
@@ -71,6 +72,6 @@ def log_model_change(
     old_instance: models.Model | None = None,
 ) -> ActivityLog | None:
     """Log a change of ``instance`` by hand (the design document's helper)."""
-    from autoaudit.manual import log_model_change as _log_model_change
+    from autoaudit.tracking.manual import log_model_change as _log_model_change
 
     return _log_model_change(request, instance, action, old_instance)

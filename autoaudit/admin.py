@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
-from django.core.exceptions import BadRequest, PermissionDenied
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
@@ -25,12 +25,12 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from autoaudit import access, dashboard
 from autoaudit.conf import get_settings
-from autoaudit.display import build_entry
-from autoaudit.forms import entity_choices, filter_entity
 from autoaudit.models import ActivityLog
-from autoaudit.pagination import Cursor, InvalidCursor, fetch_page
+from autoaudit.web import access, dashboard
+from autoaudit.web.display import build_entry
+from autoaudit.web.forms import entity_choices, filter_entity
+from autoaudit.web.pagination import cursor_of, fetch_page
 
 if TYPE_CHECKING:
     _LogAdminBase = admin.ModelAdmin[ActivityLog]
@@ -51,7 +51,7 @@ class EntityListFilter(admin.SimpleListFilter):
     parameter_name = "entity"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        from autoaudit.registry import entity_labels, registered_models
+        from autoaudit.tracking.registry import entity_labels, registered_models
 
         labels = {entity_labels(model)[1] for model in registered_models()}
         labels.update(dashboard.get_entities())
@@ -242,11 +242,7 @@ class ActivityHistoryMixin(_MixinBase):
             return HttpResponseRedirect(reverse(changelist, current_app=self.admin_site.name))
         if not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
-        token = request.GET.get("cursor")
-        try:
-            cursor = Cursor.decode(token) if token else None
-        except InvalidCursor:
-            raise BadRequest("Invalid cursor.") from None
+        cursor = cursor_of(request)
         queryset = ActivityLog.objects.for_instance(obj).select_related("user")
         page = fetch_page(
             access.visible_logs(request.user, queryset), cursor, get_settings().PAGE_SIZE

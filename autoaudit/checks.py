@@ -33,5 +33,49 @@ def check_middleware(
     return []
 
 
+def _database_on_delete(field: Any) -> str | None:
+    """The name of a database-level ``on_delete`` (Django 6.1+), else ``None``."""
+    remote = getattr(field, "remote_field", None)
+    on_delete = getattr(remote, "on_delete", None)
+    try:
+        from django.db.models.deletion import DatabaseOnDelete  # Django 6.1+
+    except ImportError:  # pragma: no cover - Django < 6.1 has no such option
+        return None
+    return str(on_delete) if isinstance(on_delete, DatabaseOnDelete) else None
+
+
+def check_database_on_delete(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``on_delete=DB_CASCADE``/``DB_SET_NULL``/``DB_SET_DEFAULT`` on a tracked
+    model: the database changes those rows itself, without any signal, so
+    their deletes and updates cannot be logged."""
+    from autoaudit.tracking.registry import registry
+
+    found: list[checks.CheckMessage] = []
+    for model, tracker in registry.routes().items():
+        if model is not tracker.model:
+            continue  # a proxy: its concrete model is reported
+        for field in model._meta.concrete_fields:
+            name = _database_on_delete(field)
+            if name is None:
+                continue
+            what = "deleted" if name == "DB_CASCADE" else "changed"
+            target = field.related_model._meta.label  # type: ignore[union-attr]
+            found.append(
+                checks.Warning(
+                    f"{model._meta.label}.{field.name} uses on_delete={name}: rows of "
+                    f"{model._meta.label} that the database {what} when a {target} is "
+                    "deleted are not logged (the database sends no signal).",
+                    hint="Use the Python-side equivalent (CASCADE, SET_NULL, SET_DEFAULT) "
+                    "for a complete log, or accept the gap.",
+                    obj=field,
+                    id="autoaudit.W002",
+                )
+            )
+    return found
+
+
 def register() -> None:
     checks.register(check_middleware, checks.Tags.security)
+    checks.register(check_database_on_delete, checks.Tags.models)

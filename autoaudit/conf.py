@@ -1,8 +1,10 @@
 """The ``AUTOAUDIT`` settings: one typed, validated, cached object.
 
 Read it with :func:`get_settings`. The result is cached and dropped whenever
-``AUTOAUDIT`` or ``SECRET_KEY`` changes (``override_settings``, the pytest
-``settings`` fixture), so nothing on the hot path reads ``django.conf``.
+``AUTOAUDIT`` changes (``override_settings``, the pytest ``settings``
+fixture), so nothing on the hot path parses ``django.conf``. ``SECRET_KEY``
+is not read here: :func:`hash_key` reads it when a keyed hash is first
+needed, as Django itself does.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ class AutoauditSettings:
 
     MODELS: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     MASK_FIELDS: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MASK_FIELDS))
-    MASK_HASH_KEY: bytes = b""
+    #: ``None``: ``SECRET_KEY``, read when a hash is made (:func:`hash_key`).
+    MASK_HASH_KEY: bytes | None = None
     MAX_VALUE_LENGTH: int = 10_000
     TRUSTED_PROXIES: tuple[IPNetwork, ...] = ()
     GUEST_TRACKING: bool = True
@@ -156,15 +159,15 @@ def _models(value: Any) -> dict[str, dict[str, Any]]:
     return result
 
 
-def _hash_key(value: Any) -> bytes:
+def _hash_key(value: Any) -> bytes | None:
     if value is None:
-        value = getattr(django_settings, "SECRET_KEY", "")
+        return None
     if isinstance(value, str):
         value = value.encode()
     if not isinstance(value, bytes) or not value:
         raise _fail(
             "MASK_HASH_KEY",
-            "must be a non-empty string or bytes (default: SECRET_KEY).",
+            "must be a non-empty string or bytes, or None for SECRET_KEY.",
         )
     return value
 
@@ -346,8 +349,6 @@ def parse_settings(raw: Any) -> AutoauditSettings:
     values: dict[str, Any] = {
         key: parser(raw[key]) for key, parser in _PARSERS.items() if key in raw
     }
-    if "MASK_HASH_KEY" not in values:
-        values["MASK_HASH_KEY"] = _hash_key(None)
     return AutoauditSettings(**values)
 
 
@@ -359,3 +360,18 @@ def get_settings() -> AutoauditSettings:
 
 def clear_cache() -> None:
     get_settings.cache_clear()
+
+
+def hash_key() -> bytes:
+    """The key of keyed hashes (``hash`` masks, guest session ids):
+    ``MASK_HASH_KEY``, else ``SECRET_KEY`` as it is now.
+
+    Read when a hash is made, never at start-up, so a project (or a test)
+    without a ``SECRET_KEY`` fails only where a hash is needed, with
+    Django's own error.
+    """
+    key = get_settings().MASK_HASH_KEY
+    if key is not None:
+        return key
+    secret = django_settings.SECRET_KEY
+    return secret.encode() if isinstance(secret, str) else bytes(secret)

@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Self
 
-from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
@@ -16,6 +15,12 @@ from django.dispatch.dispatcher import NO_RECEIVERS
 from django.utils.translation import gettext_lazy as _
 
 from autoaudit.enums import ActionType, ActorType
+from autoaudit.tracking import manual
+from autoaudit.tracking.registry import entity_labels
+from autoaudit.tracking.snapshot import pk_is_set
+from autoaudit.values.diff import changed_paths
+from autoaudit.values.labels import model_for_label
+from autoaudit.values.serialization import pk_text
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -54,20 +59,17 @@ class ActivityLogQuerySet(models.QuerySet["ActivityLog"]):
     """Queries for reading history; each one is backed by an index."""
 
     def for_instance(self, instance: models.Model) -> ActivityLogQuerySet:
-        """Logs of one object, newest first (integer, UUID and string keys)."""
-        from autoaudit.registry import entity_labels
-
-        if instance.pk is None:
+        """Logs of one object, newest first (integer, UUID, string and
+        composite keys)."""
+        if not pk_is_set(instance):
             return self.none()
         _entity, computed = entity_labels(type(instance))
-        return self.filter(computed_entity=computed, entity_pk=str(instance.pk))
+        return self.filter(computed_entity=computed, entity_pk=pk_text(instance.pk))
 
     def for_model(self, model: type[models.Model] | str) -> ActivityLogQuerySet:
         """Logs of every object of a model (a class or ``"app_label.Model"``)."""
-        from autoaudit.registry import entity_labels
-
         if isinstance(model, str):
-            resolved = _resolve_model(model)
+            resolved = model_for_label(model)
             if resolved is None:
                 return self.filter(computed_entity=model)
             model = resolved
@@ -92,39 +94,6 @@ class ActivityLogQuerySet(models.QuerySet["ActivityLog"]):
         return self.filter(actor_type=ActorType.SYSTEM)
 
 
-class ActivityLogManager(models.Manager["ActivityLog"]):
-    def get_queryset(self) -> ActivityLogQuerySet:
-        return ActivityLogQuerySet(self.model, using=self._db)
-
-    def for_instance(self, instance: models.Model) -> ActivityLogQuerySet:
-        return self.get_queryset().for_instance(instance)
-
-    def for_model(self, model: type[models.Model] | str) -> ActivityLogQuerySet:
-        return self.get_queryset().for_model(model)
-
-    def for_actor(self, actor: AbstractBaseUser | str) -> ActivityLogQuerySet:
-        return self.get_queryset().for_actor(actor)
-
-    def users(self) -> ActivityLogQuerySet:
-        return self.get_queryset().users()
-
-    def guests(self) -> ActivityLogQuerySet:
-        return self.get_queryset().guests()
-
-    def system(self) -> ActivityLogQuerySet:
-        return self.get_queryset().system()
-
-
-def _resolve_model(path: str | None) -> type[models.Model] | None:
-    if not path or not isinstance(path, str):
-        return None
-    try:
-        app_label, model_name = path.split(".")
-        return apps.get_model(app_label, model_name)
-    except (ValueError, LookupError):
-        return None
-
-
 class ActivityLog(models.Model):
     """One recorded activity: who did what to which object, and what changed."""
 
@@ -137,6 +106,10 @@ class ActivityLog(models.Model):
         related_name="activity_logs",
         # Indexed by idx_actlog_user_time, whose leading column is user_id.
         db_index=False,
+        # No constraint: logs may live in another database than the users
+        # (a change on a second database logs there), and a log outlives
+        # nothing it does not own.
+        db_constraint=False,
         verbose_name=_("user"),
     )
     actor_type = models.CharField(
@@ -179,7 +152,8 @@ class ActivityLog(models.Model):
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
-    objects = ActivityLogManager()
+    #: Every ``ActivityLogQuerySet`` method, on the manager too.
+    objects = ActivityLogQuerySet.as_manager()
 
     class Meta:
         db_table = "activity_logs"
@@ -267,15 +241,17 @@ class ActivityLog(models.Model):
 
     def get_target_model_class(self) -> type[models.Model] | None:
         """The model class named by ``computed_entity``, or ``None``."""
-        return _resolve_model(self.computed_entity)
+        return model_for_label(self.computed_entity)
 
     def get_target_instance(self) -> models.Model | None:
         """The object this log is about, or ``None`` if it (or its model) is gone."""
         model = self.get_target_model_class()
-        pk = self.entity_pk if self.entity_pk is not None else self.entity_id
+        pk: Any = self.entity_pk if self.entity_pk is not None else self.entity_id
         if model is None or pk is None:
             return None
         try:
+            if len(model._meta.pk_fields) > 1:  # a composite key, stored as its JSON list
+                pk = tuple(json.loads(str(pk)))
             return model._default_manager.get(pk=pk)
         except (ObjectDoesNotExist, ValidationError, ValueError, TypeError):
             return None
@@ -295,67 +271,18 @@ class ActivityLog(models.Model):
     @property
     def changed_paths(self) -> list[str]:
         """Dotted paths of what changed, nested JSON keys included."""
-        from autoaudit.diff import changed_paths
-
         return changed_paths(self.old_values, self.new_values, self.changed_fields)
 
     @classmethod
     def create_for_instance(cls, instance: models.Model, action: str, **kwargs: Any) -> ActivityLog:
         """Log an activity on ``instance``; actor fields come from the current
         context unless given, values go through masking and size limits."""
-        from autoaudit.writer import create_for_instance
-
-        return create_for_instance(instance, action, **kwargs)
+        return manual.create_for_instance(instance, action, **kwargs)
 
 
 #: Attnames of each ActivityLog class's concrete fields, in column order
 #: (``from_db``'s fast path); filled when the class is ready.
 _ATTNAMES: dict[type[models.Model], tuple[str, ...]] = {}
-#: Each concrete field's default by attname (``new_log``'s starting row).
-_DEFAULTS: dict[str, Any] = {}
-#: Fields whose default is a callable: called for every new row.
-_DYNAMIC_DEFAULTS: list[models.Field[Any, Any]] = []
-
-
-def new_log(values: dict[str, Any]) -> ActivityLog:
-    """An unsaved :class:`ActivityLog` from ``values`` (field names), built
-    without ``Model.__init__``'s keyword path.
-
-    Every automatic log is built here, so this is on the hot path of each
-    tracked write and of bulk calls (one per row). ``user`` may be a user
-    instance or ``None``; every other key must be a concrete field's name.
-    Falls back to the plain constructor while anyone listens to the
-    ``pre_init``/``post_init`` signals of ``ActivityLog``.
-    """
-    user = values.get("user")
-    if (
-        not _DEFAULTS
-        or not _quiet(pre_init, ActivityLog)
-        or not _quiet(post_init, ActivityLog)
-        or (user is not None and not isinstance(user, _user_model()))
-    ):
-        return ActivityLog(**values)  # also: Django's own error for a wrong "user"
-    data = dict(_DEFAULTS)
-    state = ModelState()
-    values.pop("user", None)
-    if user is not None:
-        data["user_id"] = user.pk
-        state.fields_cache["user"] = user
-    unknown = values.keys() - data.keys()
-    if unknown:
-        raise TypeError(f"ActivityLog has no field(s) {', '.join(sorted(unknown))}")
-    for field in _DYNAMIC_DEFAULTS:
-        data[field.attname] = field.get_default()
-    data.update(values)
-    data["_state"] = state
-    log = ActivityLog.__new__(ActivityLog)
-    log.__dict__ = data
-    return log
-
-
-def _user_model() -> type[models.Model]:
-    model: type[models.Model] = ActivityLog._meta.get_field("user").remote_field.model
-    return model
 
 
 def _quiet(signal: ModelSignal, cls: type[models.Model]) -> bool:
@@ -374,8 +301,3 @@ def _remember_attnames(sender: type[models.Model], **kwargs: Any) -> None:
 
 models.signals.class_prepared.connect(_remember_attnames)
 _remember_attnames(ActivityLog)
-_DEFAULTS.update((f.attname, f.get_default()) for f in ActivityLog._meta.concrete_fields)
-_DEFAULTS["user_id"] = None
-_DYNAMIC_DEFAULTS.extend(
-    f for f in ActivityLog._meta.concrete_fields if f.has_default() and callable(f.default)
-)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from autoaudit.privacy import opt_in_view, opt_out_view, privacy_status_view
+from autoaudit.web.privacy import opt_in_view, opt_out_view, privacy_status_view
 
 app_name = "autoaudit_privacy"
 

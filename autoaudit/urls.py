@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from autoaudit import views
+from autoaudit.web import timeline as views
 
 app_name = "autoaudit"
 

@@ -69,18 +69,29 @@ def _values(owner: Any) -> dict[str, Any]:
 
 def _parts() -> tuple[Any, Any, Any, Any, Any, Any]:
     from django.db import connection
+    from django.utils import timezone
 
-    from autoaudit import changes, statements
-    from autoaudit.registry import registry
+    from autoaudit.tracking import store
+    from autoaudit.tracking.registry import registry
     from benchmarks.benchapp.models import AAItem, Owner
 
     owner = Owner.objects.first() or Owner.objects.create(name="Anatomy")
     tracker = registry.tracker_for(AAItem)
     assert tracker is not None, "AAItem is not registered"
-    compiled = statements._log_insert(connection.alias, connection)
-    sample = changes.create_log(tracker, AAItem(pk=1, **_values(owner)))
-    params = compiled.params(sample, connection)
-    return connection, changes, tracker, owner, compiled.head + compiled.row_sql, params
+    compiled = store._compiled(connection.alias)
+    sample = _create_draft(tracker, AAItem(pk=1, **_values(owner)))
+    params = compiled.params(sample, timezone.now(), connection)
+    return connection, _create_draft, tracker, owner, compiled.head + compiled.row_sql, params
+
+
+def _create_draft(tracker: Any, item: Any) -> Any:
+    """What the post_save receiver builds for a create: the snapshot step's
+    values through the one assembler."""
+    from autoaudit.tracking.record import assemble
+    from autoaudit.tracking.snapshot import current_values
+
+    new = current_values(tracker.fields, item)
+    return assemble("create", instance=item, tracker=tracker, new=new)
 
 
 def create_steps() -> dict[str, Callable[[], Any]]:
@@ -88,7 +99,7 @@ def create_steps() -> dict[str, Callable[[], Any]]:
 
     from benchmarks.benchapp.models import AAItem, PlainItem
 
-    connection, changes, tracker, owner, insert_sql, params = _parts()
+    connection, build, tracker, owner, insert_sql, params = _parts()
 
     def untracked() -> None:
         PlainItem.objects.create(**_values(owner))
@@ -106,7 +117,7 @@ def create_steps() -> dict[str, Callable[[], Any]]:
     def with_log_built() -> None:
         with transaction.atomic():
             item = PlainItem.objects.create(**_values(owner))
-            changes.create_log(tracker, item)
+            build(tracker, item)
             with connection.cursor() as cursor:
                 cursor.execute(insert_sql, params)
 
@@ -125,10 +136,10 @@ def create_steps() -> dict[str, Callable[[], Any]]:
 def update_steps() -> dict[str, Callable[[], Any]]:
     from django.db import transaction
 
-    from autoaudit import statements
+    from autoaudit.tracking.snapshot import read_row
     from benchmarks.benchapp.models import AAItem, PlainItem
 
-    connection, _changes, tracker, owner, insert_sql, params = _parts()
+    connection, _build, tracker, owner, insert_sql, params = _parts()
     plain = PlainItem.objects.create(**_values(owner))
     item = AAItem.objects.create(**_values(owner))
     attnames = [f.attname for f in tracker.fields if f.attname in item.__dict__]
@@ -149,13 +160,13 @@ def update_steps() -> dict[str, Callable[[], Any]]:
 
     def with_read() -> None:
         with transaction.atomic():
-            statements.read_row(AAItem, item.pk, attnames, True, connection.alias)
+            read_row(AAItem, item.pk, attnames, True, connection.alias)
             change(plain)
             plain.save()
 
     def with_read_and_insert() -> None:
         with transaction.atomic():
-            statements.read_row(AAItem, item.pk, attnames, True, connection.alias)
+            read_row(AAItem, item.pk, attnames, True, connection.alias)
             change(plain)
             plain.save()
             with connection.cursor() as cursor:

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import models
 
-from autoaudit.registry import registry
+from autoaudit.tracking.registry import registry
 
 
 @pytest.fixture(autouse=True)

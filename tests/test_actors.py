@@ -15,7 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.functional import SimpleLazyObject
 
 import autoaudit
-from autoaudit.actors import (
+from autoaudit.actors.request import using_request
+from autoaudit.actors.resolve import (
     GUEST_NAME,
     actor_type_for,
     request_user,
@@ -23,7 +24,6 @@ from autoaudit.actors import (
     session_id,
     user_identity,
 )
-from autoaudit.request import using_request
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "

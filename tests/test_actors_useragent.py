@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from autoaudit.useragent import MAX_PARSED_LENGTH, describe_user_agent
+from autoaudit.actors.useragent import MAX_PARSED_LENGTH, describe_user_agent
 
 CASES = [
     (

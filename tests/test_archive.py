@@ -15,9 +15,9 @@ import pytest
 from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
 
-from autoaudit import archive as archive_module
-from autoaudit.archive import TRAILER_KEY, ArchiveError, verify_archive
-from autoaudit.export import FIELDS
+from autoaudit.lifecycle import archive as archive_module
+from autoaudit.lifecycle.archive import TRAILER_KEY, ArchiveError, verify_archive
+from autoaudit.lifecycle.export import FIELDS
 from autoaudit.models import ActivityLog
 from tests.test_privacy_support import deletes, log_queries, make_log
 

@@ -14,10 +14,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from autoaudit.archive import ArchiveError
-from autoaudit.export import FIELDS
+from autoaudit.lifecycle.archive import ArchiveError
+from autoaudit.lifecycle.export import FIELDS
+from autoaudit.lifecycle.restore import restore_archive
 from autoaudit.models import ActivityLog
-from autoaudit.restore import restore_archive
 from tests.test_privacy_support import make_log
 
 pytestmark = pytest.mark.django_db

@@ -18,9 +18,9 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.asgi import get_asgi_application
 from django.test import Client
 
-from autoaudit.actors import session_id
+from autoaudit.actors.request import current_request
+from autoaudit.actors.resolve import session_id
 from autoaudit.models import ActivityLog
-from autoaudit.request import current_request
 from tests.asgi_support import Response, asgi_request, run_async
 from tests.testapp.models import Product
 

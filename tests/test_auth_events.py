@@ -21,8 +21,8 @@ from django.forms.models import model_to_dict
 from django.test import Client, RequestFactory, override_settings
 
 import autoaudit
-from autoaudit.auth import attempted_username
 from autoaudit.models import ActivityLog
+from autoaudit.tracking.manual import attempted_username
 from tests.asgi_support import run_async
 
 pytestmark = pytest.mark.django_db

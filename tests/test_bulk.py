@@ -189,7 +189,7 @@ def test_bulk_logs_hold_what_single_saves_log(track, django_user_model) -> None:
     track(Product)
     from django.test import RequestFactory
 
-    from autoaudit.request import using_request
+    from autoaudit.actors.request import using_request
 
     user = django_user_model.objects.create(username="bulker", email="b@example.com")
     name = 'odd\tname\n"\\N"'
@@ -231,19 +231,19 @@ def test_many_rows_still_take_one_insert(track) -> None:
 def rejected_log_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the database itself reject every bulk-inserted log row (NULL in
     the NOT NULL ``action`` column), whichever statement carries it."""
-    from autoaudit import statements
+    from autoaudit.tracking import store
 
-    original = statements._LogInsert.params
+    original = store._Insert.params
     position = [f.attname for f in ActivityLog._meta.concrete_fields if not f.primary_key].index(
         "action"
     )
 
-    def params(self: Any, log: ActivityLog, conn: Any) -> list[Any]:
-        row = original(self, log, conn)
+    def params(self: Any, draft: Any, now: Any, conn: Any) -> list[Any]:
+        row = original(self, draft, now, conn)
         row[position] = None
         return row
 
-    monkeypatch.setattr(statements._LogInsert, "params", params)
+    monkeypatch.setattr(store._Insert, "params", params)
 
 
 @pytest.mark.django_db(transaction=True)

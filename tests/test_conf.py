@@ -23,6 +23,7 @@ from autoaudit.conf import (
     KNOWN_KEYS,
     AutoauditSettings,
     get_settings,
+    hash_key,
     parse_settings,
 )
 
@@ -67,7 +68,7 @@ def test_defaults(raw: Any) -> None:
     assert dict(DEFAULT_MASK_FIELDS) == parsed.MASK_FIELDS
     for name in ("password", "token", "secret", "api_key", "card_number"):
         assert parsed.MASK_FIELDS[name] == "redact"
-    assert django_settings.SECRET_KEY.encode() == parsed.MASK_HASH_KEY
+    assert parsed.MASK_HASH_KEY is None  # SECRET_KEY, read when a hash is made
     assert parsed.MAX_VALUE_LENGTH == 10_000
     assert parsed.TRUSTED_PROXIES == ()
     assert parsed.GUEST_TRACKING is True
@@ -133,8 +134,9 @@ def test_retention_days_none_keeps_forever() -> None:
 
 
 def test_mask_hash_key_defaults_to_secret_key() -> None:
-    assert parse_settings({}).MASK_HASH_KEY == b"autoaudit-tests-not-secret"
-    assert parse_settings({"MASK_HASH_KEY": None}).MASK_HASH_KEY == (b"autoaudit-tests-not-secret")
+    assert parse_settings({}).MASK_HASH_KEY is None
+    assert parse_settings({"MASK_HASH_KEY": None}).MASK_HASH_KEY is None
+    assert hash_key() == b"autoaudit-tests-not-secret"
 
 
 @pytest.mark.parametrize(("value", "expected"), [("k3y", b"k3y"), (b"\x00raw", b"\x00raw")])
@@ -144,8 +146,23 @@ def test_mask_hash_key_explicit(value: Any, expected: bytes) -> None:
 
 def test_mask_hash_key_follows_secret_key_changes() -> None:
     with override_settings(SECRET_KEY="another-secret"):
-        assert get_settings().MASK_HASH_KEY == b"another-secret"
-    assert get_settings().MASK_HASH_KEY == b"autoaudit-tests-not-secret"
+        assert hash_key() == b"another-secret"
+    assert hash_key() == b"autoaudit-tests-not-secret"
+
+
+def test_an_explicit_mask_hash_key_wins_over_secret_key(settings: Any) -> None:
+    settings.AUTOAUDIT = {"MASK_HASH_KEY": "mine"}
+    assert hash_key() == b"mine"
+
+
+def test_secret_key_is_read_only_when_a_hash_is_made() -> None:
+    # Django itself checks SECRET_KEY only where it is used; so do we.
+    from django.core.exceptions import ImproperlyConfigured
+
+    with override_settings(SECRET_KEY=""):
+        assert get_settings().MASK_FIELDS  # settings still parse
+        with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
+            hash_key()
 
 
 def test_trusted_proxies_accepts_ips_cidrs_and_ipv6() -> None:

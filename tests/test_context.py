@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 import autoaudit
-from autoaudit.context import current_actor, current_extra, is_disabled
+from autoaudit.actors.scopes import current_actor, current_extra, is_disabled
 from autoaudit.models import ActivityLog
 from tests.testapp.models import Product
 

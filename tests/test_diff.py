@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from autoaudit import diff
+from autoaudit.values import diff
 
 VALUES: list[Any] = [
     None,
@@ -48,7 +48,7 @@ def test_json_differs_agrees_with_deepdiff(old: Any, new: Any) -> None:
 
 
 def test_saving_a_changed_json_field_runs_no_deepdiff(monkeypatch: pytest.MonkeyPatch) -> None:
-    from autoaudit import changes
+    from autoaudit.tracking.snapshot import differs
     from tests.testapp.models import Product
 
     def forbidden(*args: Any, **kwargs: Any) -> None:
@@ -56,8 +56,8 @@ def test_saving_a_changed_json_field_runs_no_deepdiff(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(diff, "DeepDiff", forbidden)
     field = Product._meta.get_field("metadata")
-    assert changes._differs(field, {"a": {"b": 1}}, {"a": {"b": 2}}) is True
-    assert changes._differs(field, {"a": [1, 2]}, {"a": [1.0, 2]}) is False
+    assert differs(field, {"a": {"b": 1}}, {"a": {"b": 2}}) is True
+    assert differs(field, {"a": [1, 2]}, {"a": [1.0, 2]}) is False
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from autoaudit.export import FIELDS
-from autoaudit.selection import parse_when
+from autoaudit.lifecycle.export import FIELDS
+from autoaudit.lifecycle.selection import parse_when
 from tests.test_privacy_support import log_queries, make_log, selects
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +92,7 @@ def test_a_failed_write_removes_the_partial_file(tmp_path: Path, monkeypatch: An
         make_log()
     target = tmp_path / "export.jsonl"
     calls = {"n": 0}
-    from autoaudit import export as export_module
+    from autoaudit.lifecycle import export as export_module
 
     original = export_module.to_json_line
 
@@ -207,7 +207,7 @@ def test_json_line_of_python_values() -> None:
     import decimal
     import uuid
 
-    from autoaudit.export import to_json_line
+    from autoaudit.lifecycle.export import to_json_line
 
     key = uuid.UUID(int=1)
     line = to_json_line(

@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from autoaudit.masking import REDACTED
 from autoaudit.models import ActivityLog
+from autoaudit.values.masking import REDACTED
 from tests.test_privacy_support import make_log
 from tests.testapp.models import Account, ContactMessage
 

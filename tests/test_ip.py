@@ -9,7 +9,7 @@ import pytest
 from django.test import RequestFactory, override_settings
 
 import autoaudit
-from autoaudit.request import MAX_FORWARDED_HOPS, get_client_ip, parse_ip
+from autoaudit.actors.ip import MAX_FORWARDED_HOPS, get_client_ip, parse_ip
 
 PROXIES = {"TRUSTED_PROXIES": ["10.0.0.0/8", "2001:db8:ffff::/48", "192.0.2.1"]}
 

@@ -11,8 +11,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 
 import autoaudit
+from autoaudit.actors.request import using_request
 from autoaudit.models import ActivityLog
-from autoaudit.request import using_request
 from tests.testapp.models import Account, Product, UUIDItem
 
 pytestmark = pytest.mark.django_db

@@ -14,10 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client, RequestFactory, override_settings
 
+from autoaudit.actors.request import current_request
 from autoaudit.conf import parse_settings
 from autoaudit.middleware import AuditMiddleware
 from autoaudit.models import ActivityLog
-from autoaudit.request import current_request
 from tests.asgi_support import run_async
 from tests.testapp.models import ContactMessage, Product
 

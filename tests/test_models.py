@@ -695,22 +695,16 @@ def test_log_json_field_decodes_like_django(text: str | None, value: object) -> 
 
 
 @pytest.mark.django_db
-def test_new_log_matches_the_constructor() -> None:
-    from autoaudit.models import new_log
+def test_an_unsaved_log_caches_its_user() -> None:
+    from autoaudit.tracking import store
+    from autoaudit.tracking.record import assemble
 
     user = baker.make(get_user_model())
-    values = {"action": "create", "entity": "product", "computed_entity": "testapp.Product"}
-    fast = new_log({**values, "user": user})
-    slow = ActivityLog(**values, user=user)
-    assert fast.__dict__.keys() == slow.__dict__.keys()
-    for f in ActivityLog._meta.concrete_fields:
-        assert getattr(fast, f.attname) == getattr(slow, f.attname), f.name
-    assert fast.user_id == user.pk
-    assert fast.user is user  # cached, as the constructor caches it: no query
-    assert fast._state.adding is True
-    assert new_log(dict(values)).user_id is None
-    with pytest.raises(TypeError, match="no_such_field"):
-        new_log({**values, "no_such_field": 1})
-    # Not a user: Django's own message, as from the constructor.
-    with pytest.raises(ValueError, match="must be a"):
-        new_log({**values, "user": "someone"})
+    with autoaudit.actor(user=user):
+        draft = assemble("view", entity=("report", "report"))
+    log = store.unsaved(draft)
+    assert log._state.adding is True
+    assert log.user_id == user.pk
+    assert log.user is user  # cached: no query
+    for name, value in draft.columns().items():
+        assert getattr(log, name) == value, name

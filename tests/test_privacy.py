@@ -11,14 +11,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import Client, RequestFactory, override_settings
 from django.urls import include, path, reverse
 
+from autoaudit.actors.request import using_request
 from autoaudit.events import log_event
 from autoaudit.models import ActivityLog
-from autoaudit.privacy import (
-    OPT_OUT_COOKIE_MAX_AGE,
-    guest_opted_out,
-    opt_out_reason,
-)
-from autoaudit.request import using_request
+from autoaudit.privacy import guest_opted_out, opt_out_reason
+from autoaudit.web.privacy import OPT_OUT_COOKIE_MAX_AGE
 from tests.testapp.models import ContactMessage, Product
 
 # The views are tested through this module's own URLconf.

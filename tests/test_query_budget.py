@@ -12,8 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 import autoaudit
-from autoaudit import diff
 from autoaudit.models import ActivityLog
+from autoaudit.values import diff
 from tests.testapp.models import Product, Tag, Untracked
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.db import models
 
 import autoaudit
 from autoaudit.models import ActivityLog
-from autoaudit.registry import ModelOptions, registry
+from autoaudit.tracking.registry import ModelOptions, registry
 from tests.testapp.models import (
     Account,
     DecoratedNote,

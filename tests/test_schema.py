@@ -108,10 +108,13 @@ def test_primary_key() -> None:
 
 
 @pytest.mark.django_db
-def test_user_foreign_key() -> None:
-    user_table = get_user_model()._meta.db_table
-    fks = [info for info in _constraints().values() if info["foreign_key"]]
-    assert [(fk["columns"], fk["foreign_key"]) for fk in fks] == [(["user_id"], (user_table, "id"))]
+def test_user_foreign_key_has_no_database_constraint() -> None:
+    # Logs may live in another database than the users (a change on a
+    # second database is logged there), so no constraint ties them.
+    field = ActivityLog._meta.get_field("user")
+    assert field.remote_field.model is get_user_model()
+    assert field.db_constraint is False
+    assert not [info for info in _constraints().values() if info["foreign_key"]]
 
 
 @pytest.mark.django_db
@@ -213,7 +216,7 @@ def test_migration_round_trip(restore_migrations: None) -> None:
         assert _index_names(constraints) == set(ALL_INDEXES)
         for name, columns in ALL_INDEXES.items():
             assert constraints[name]["columns"] == [column for column, _o in columns]
-        assert any(info["foreign_key"] for info in constraints.values())
+        assert not any(info["foreign_key"] for info in constraints.values())
     finally:
         _migrate(_leaf_nodes())
     # The table works after the round trip.

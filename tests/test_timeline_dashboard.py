@@ -13,7 +13,7 @@ from django.utils import timezone
 
 import autoaudit
 from autoaudit.conf import parse_settings
-from autoaudit.dashboard import get_counts, get_dashboard, get_entities
+from autoaudit.web.dashboard import get_counts, get_dashboard, get_entities
 from tests.ui_factories import make_logs
 
 pytestmark = pytest.mark.django_db

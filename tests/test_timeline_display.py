@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.utils import translation
 
-from autoaudit.display import (
+from autoaudit.models import ActivityLog
+from autoaudit.web.display import (
     MAX_CHANGES,
     changes_of,
     day_heading,
@@ -18,7 +19,6 @@ from autoaudit.display import (
     value_text,
     week_start,
 )
-from autoaudit.models import ActivityLog
 
 WEDNESDAY = date(2024, 3, 13)
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.html import escape
 
 import autoaudit
-from autoaudit.forms import ActivityFilterForm
 from autoaudit.models import ActivityLog
+from autoaudit.web.forms import ActivityFilterForm
 from tests.testapp.models import Product, StringKeyItem, UUIDItem
 from tests.ui_factories import login, make_log, make_logs
 

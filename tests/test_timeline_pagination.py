@@ -14,8 +14,8 @@ from django.test import Client
 from django.utils import timezone
 
 from autoaudit.models import ActivityLog
-from autoaudit.pagination import Cursor, InvalidCursor, fetch_page
 from autoaudit.views import TimelineView
+from autoaudit.web.pagination import Cursor, InvalidCursor, fetch_page
 from tests.ui_factories import login, make_logs
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.db.models import F
 
 from autoaudit.models import ActivityLog
-from autoaudit.serialization import to_json, truncate
+from autoaudit.values.serialization import to_json, truncate
 from tests.testapp.models import (
     BadStr,
     Gadget,

@@ -12,9 +12,10 @@ from django.test import AsyncClient, Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 
 import autoaudit
-from autoaudit.decorators import default_methods, log_view
-from autoaudit.events import default_description, log_event
+from autoaudit.events import log_event
 from autoaudit.models import ActivityLog
+from autoaudit.values.descriptions import describe
+from autoaudit.web.decorators import default_methods, log_view
 from tests.asgi_support import run_async
 from tests.testapp.models import ContactMessage, Product
 
@@ -227,7 +228,7 @@ def test_defaults_and_descriptions() -> None:
     assert default_methods("view") == ("GET",)
     assert default_methods("upload") == ("POST", "PUT")
     assert default_methods("publish") == ("GET", "POST")
-    assert default_description("publish", "product", "P") == 'publish product "P"'
+    assert describe("publish", "product", "P") == 'publish product "P"'
 
 
 def test_view_description_is_translated(product: Product) -> None:

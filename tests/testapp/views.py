@@ -14,9 +14,9 @@ from django.template.response import TemplateResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import CreateView, DetailView
 
+from autoaudit.actors.request import current_request
 from autoaudit.decorators import log_download, log_upload, log_view
 from autoaudit.mixins import ActivityLogMixin
-from autoaudit.request import current_request
 from tests.testapp.models import ContactMessage, Product
 
 

@@ -10,10 +10,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from autoaudit.archive import ArchiveError, write_archive
 from autoaudit.conf import get_settings
-from autoaudit.export import FIELDS
-from autoaudit.selection import (
+from autoaudit.lifecycle.archive import ArchiveError, write_archive
+from autoaudit.lifecycle.export import FIELDS
+from autoaudit.lifecycle.selection import (
     DEFAULT_CHUNK_SIZE,
     delete_ids,
     effective_batch_size,

@@ -10,8 +10,8 @@ from typing import Any, TextIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from autoaudit.enums import ActorType
-from autoaudit.export import FIELDS, FORMATS, render_pages
-from autoaudit.selection import (
+from autoaudit.lifecycle.export import FIELDS, FORMATS, render_pages
+from autoaudit.lifecycle.selection import (
     DEFAULT_CHUNK_SIZE,
     SelectionError,
     counts_by_actor_type,

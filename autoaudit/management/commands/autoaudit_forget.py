@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from autoaudit.enums import ActorType
-from autoaudit.retention import forget
-from autoaudit.selection import match_actor, positive_int
+from autoaudit.lifecycle.forget import forget
+from autoaudit.lifecycle.selection import match_actor, positive_int
 
 
 def _breakdown(counts: dict[str, int]) -> str:

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from autoaudit.conf import get_settings
-from autoaudit.retention import prune
-from autoaudit.selection import positive_int
+from autoaudit.lifecycle.retention import prune
+from autoaudit.lifecycle.selection import positive_int
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from autoaudit.archive import ArchiveError
-from autoaudit.restore import restore_archive
+from autoaudit.lifecycle.archive import ArchiveError
+from autoaudit.lifecycle.restore import restore_archive
 
 
 class Command(BaseCommand):

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from autoaudit.export import FIELDS, to_json_line
+from autoaudit.lifecycle.export import FIELDS, to_json_line
 
 ARCHIVE_VERSION = 1
 TRAILER_KEY = "autoaudit_archive"

@@ -126,7 +126,7 @@ def filter_entity(queryset: ActivityLogQuerySet, label: str) -> ActivityLogQuery
     The short ``entity`` is added when the model is known so the database can
     walk ``idx_actlog_ent_time`` (entity, created_at) newest first.
     """
-    from autoaudit.registry import entity_labels
+    from autoaudit.tracking.registry import entity_labels
 
     if "." not in label:
         # Manual logs of something that is not a model ("contact_form").

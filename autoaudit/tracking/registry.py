@@ -1,16 +1,17 @@
 """Which models are tracked, and everything about them worked out once.
 
-``register`` validates the options and builds a :class:`Tracker` (the tracked
-fields, masks, names), connects the signal receivers for that model only
-(``sender=``, stable ``dispatch_uid``) and wraps the model's ``save_base`` so
-that, in autocommit mode, the change and its log commit in one transaction.
+Pure state: :class:`Registry` validates registrations and keeps, per model,
+a :class:`Tracker` (tracked fields, masks, names). It wires nothing itself.
+Whoever needs to act on a change (the signal receivers, the patches)
+subscribes with :meth:`Registry.subscribe` and is handed the current routes
+(sender model -> tracker) after every change; ``AppConfig.ready()`` does the
+subscribing.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
@@ -18,28 +19,15 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 
-from autoaudit.conf import MASK_STRATEGIES, get_settings
+from autoaudit.conf import get_settings, hash_key
+from autoaudit.tracking.options import GUEST_FIELD_KEYS, ModelOptions, normalise_options
+from autoaudit.values.labels import model_label
+from autoaudit.values.masking import MaskPolicy, strategy_for
 
 M = TypeVar("M", bound=type[models.Model])
 
-CRUD_ACTIONS = frozenset({"create", "update", "delete"})
-GUEST_FIELD_KEYS = frozenset({"email", "phone", "name"})
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """The keyword options of :func:`register`, normalised."""
-
-    include_fields: tuple[str, ...] | None = None
-    exclude_fields: tuple[str, ...] = ()
-    mask_fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    m2m_fields: tuple[str, ...] = ()
-    entity: str | None = None
-    entity_name: Callable[[Any], str] | None = None
-    guest_fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    actions: frozenset[str] = CRUD_ACTIONS
-    bulk: bool = True
-    description: Callable[..., str] | None = None
+#: sender model -> the tracker its writes are logged with.
+Routes = Mapping[type[models.Model], "Tracker"]
 
 
 def entity_labels(model: type[models.Model]) -> tuple[str, str]:
@@ -49,11 +37,7 @@ def entity_labels(model: type[models.Model]) -> tuple[str, str]:
     tracker = registry.tracker_for(model)
     if tracker is not None:
         return tracker.entity, tracker.computed_entity
-    return model._meta.model_name or model.__name__.lower(), _computed(model)
-
-
-def _computed(model: type[models.Model]) -> str:
-    return f"{model._meta.app_label}.{model.__name__}"
+    return model._meta.model_name or model.__name__.lower(), model_label(model)
 
 
 class Tracker:
@@ -63,18 +47,22 @@ class Tracker:
         self.model = model
         self.options = options
         self.entity = (options.entity or model._meta.model_name or "")[:50]
-        self.computed_entity = _computed(model)[:100]
+        self.computed_entity = model_label(model)[:100]
+        self.verbose_name = model._meta.verbose_name
         self.fields: tuple[models.Field[Any, Any], ...] = ()
         self.field_names: frozenset[str] = frozenset()
         self.masks: Mapping[str, str] = {}
+        #: attnames of every concrete field whose value is secret (masked or
+        #: excluded by a mask), tracked or not: scrubbed from names and texts.
+        self.secret_attnames: tuple[str, ...] = ()
+        self.policy = MaskPolicy({}, hash_key)
         self.m2m: tuple[models.ManyToManyField[Any, Any], ...] = ()
         self.actions = options.actions
+        self.labels_cache: dict[str | None, dict[str, str]] = {}
         self.compile()
 
     def compile(self) -> None:
         """Resolve fields and masks; raise ``ImproperlyConfigured`` on bad names."""
-        from autoaudit.masking import strategy_for
-
         model, options, label = self.model, self.options, self.computed_entity
         meta = model._meta
 
@@ -111,11 +99,18 @@ class Tracker:
 
         included = set(options.include_fields) if options.include_fields is not None else None
         excluded = set(options.exclude_fields)
-        settings = get_settings()
+        global_masks = get_settings().MASK_FIELDS
         fields = []
         masks = {}
+        secrets = []
+        known: dict[str, str | None] = {}
+        keys = set(meta.pk_fields)  # one field, or the parts of a composite key
         for f in meta.concrete_fields:
-            if f.primary_key or f.name in excluded:
+            is_key = f.primary_key or f in keys  # MTI children: their parents' keys too
+            strategy = known[f.name] = strategy_for(f.name, options.mask_fields, global_masks)
+            if strategy is not None and not is_key:
+                secrets.append(f.attname)
+            if is_key or f.name in excluded:
                 continue
             if included is not None and f.name not in included:
                 continue
@@ -123,7 +118,6 @@ class Tracker:
                 getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
             ):
                 continue
-            strategy = strategy_for(f.name, options.mask_fields, settings.MASK_FIELDS)
             if strategy == "exclude":
                 continue
             if strategy is not None:
@@ -131,80 +125,13 @@ class Tracker:
             fields.append(f)
         self.fields = tuple(fields)
         self.field_names = frozenset(f.name for f in fields)
-        self.labels_cache: dict[str | None, dict[str, str]] = {}
+        self.labels_cache = {}
         self.masks = MappingProxyType(masks)
+        self.secret_attnames = tuple(secrets)
         self.m2m = tuple(m2m)
-
-    def mask_for(self, name: str) -> str | None:
-        return self.masks.get(name)
-
-
-def _normalise_options(model: type[models.Model], raw: Mapping[str, Any]) -> ModelOptions:
-    label = _computed(model)
-
-    def names(option: str) -> tuple[str, ...]:
-        value = raw.get(option) or ()
-        if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-            raise ImproperlyConfigured(
-                f"autoaudit.register({label}): {option} must be a list of field names."
-            )
-        return tuple(value)
-
-    mask = raw.get("mask_fields") or {}
-    if isinstance(mask, list | tuple | set | frozenset):
-        mask = dict.fromkeys(mask, "redact")
-    if not isinstance(mask, Mapping):
-        raise ImproperlyConfigured(
-            f"autoaudit.register({label}): mask_fields must be a dict or a list."
-        )
-    for name, strategy in mask.items():
-        if strategy not in MASK_STRATEGIES:
-            raise ImproperlyConfigured(
-                f"autoaudit.register({label}): mask_fields gives {name!r} the unknown "
-                f"strategy {strategy!r}; choose one of {', '.join(MASK_STRATEGIES)}."
-            )
-    actions = raw.get("actions")
-    if actions is None:
-        actions_set = CRUD_ACTIONS
-    else:
-        actions_set = frozenset(actions)
-        unknown = actions_set - CRUD_ACTIONS
-        if isinstance(actions, str) or unknown:
-            raise ImproperlyConfigured(
-                f"autoaudit.register({label}): actions must be a subset of "
-                f"create, update, delete (got {actions!r})."
-            )
-    guest = raw.get("guest_fields") or {}
-    if not isinstance(guest, Mapping):
-        raise ImproperlyConfigured(
-            f"autoaudit.register({label}): guest_fields must be a dict like "
-            "{'email': 'email_field', 'phone': ..., 'name': ...}."
-        )
-    for option in ("entity_name", "description"):
-        if raw.get(option) is not None and not callable(raw[option]):
-            raise ImproperlyConfigured(f"autoaudit.register({label}): {option} must be a callable.")
-    entity = raw.get("entity")
-    if entity is not None and (not isinstance(entity, str) or not entity or len(entity) > 50):
-        raise ImproperlyConfigured(
-            f"autoaudit.register({label}): entity must be a non-empty string of "
-            "at most 50 characters."
-        )
-    bulk = raw.get("bulk", True)
-    if not isinstance(bulk, bool):
-        raise ImproperlyConfigured(f"autoaudit.register({label}): bulk must be True or False.")
-    include = raw.get("include_fields")
-    return ModelOptions(
-        include_fields=None if include is None else names("include_fields"),
-        exclude_fields=names("exclude_fields"),
-        mask_fields=MappingProxyType(dict(mask)),
-        m2m_fields=names("m2m_fields"),
-        entity=entity,
-        entity_name=raw.get("entity_name"),
-        guest_fields=MappingProxyType(dict(guest)),
-        actions=actions_set,
-        bulk=bulk,
-        description=raw.get("description"),
-    )
+        for f in m2m:
+            known[f.name] = strategy_for(f.name, options.mask_fields, global_masks)
+        self.policy = MaskPolicy(global_masks, hash_key, options.mask_fields, known)
 
 
 class Registry:
@@ -216,17 +143,18 @@ class Registry:
         # sender -> tracker, including unregistered proxies of tracked models
         self._routes: dict[type[models.Model], Tracker] = {}
         self._from_settings: set[type[models.Model]] = set()
+        self._subscribers: list[Callable[[Routes], None]] = []
         self._lock = threading.RLock()
         self._ready = False
 
     # -- public API -------------------------------------------------------
     def register(self, model: type[models.Model], **options: Any) -> None:
         with self._lock:
-            label = _computed(model)
             if not (isinstance(model, type) and issubclass(model, models.Model)):
                 raise ImproperlyConfigured(
                     f"autoaudit.register() needs a model class, not {model!r}."
                 )
+            label = model_label(model)
             if model._meta.abstract:
                 raise ImproperlyConfigured(
                     f"autoaudit.register({label}): {label} is abstract; register its "
@@ -236,28 +164,25 @@ class Registry:
                 raise ImproperlyConfigured(
                     f"autoaudit.register({label}): {label} is already registered."
                 )
-            self._options[model] = _normalise_options(model, options)
+            self._options[model] = normalise_options(model, options)
             if self._ready:
                 try:
-                    self._activate(model)
+                    self._trackers[model] = Tracker(model, self._options[model])
                 except Exception:
                     del self._options[model]
                     raise
+                self._publish()
 
     def unregister(self, model: type[models.Model]) -> None:
         with self._lock:
             if model not in self._options:
                 raise ImproperlyConfigured(
-                    f"autoaudit.unregister({_computed(model)}): it is not registered."
+                    f"autoaudit.unregister({model_label(model)}): it is not registered."
                 )
             del self._options[model]
             self._from_settings.discard(model)
-            tracker = self._trackers.pop(model, None)
-            if tracker is not None:
-                from autoaudit import receivers
-
-                receivers.disconnect(tracker)
-            self._rebuild_routes()
+            self._trackers.pop(model, None)
+            self._publish()
 
     def is_registered(self, model: type[models.Model]) -> bool:
         return model in self._options
@@ -266,7 +191,19 @@ class Registry:
         return list(self._options)
 
     def tracker_for(self, model: type[models.Model]) -> Tracker | None:
+        """The tracker writes of ``model`` are logged with, or ``None``."""
         return self._routes.get(model)
+
+    def routes(self) -> Routes:
+        """Every sender model and its tracker (proxies routed to their concrete model)."""
+        return MappingProxyType(self._routes)
+
+    def subscribe(self, callback: Callable[[Routes], None]) -> None:
+        """Call ``callback(routes)`` now and after every change (idempotent)."""
+        with self._lock:
+            if callback not in self._subscribers:
+                self._subscribers.append(callback)
+            callback(self.routes())
 
     # -- lifecycle --------------------------------------------------------
     def ready(self) -> None:
@@ -274,9 +211,10 @@ class Registry:
         with self._lock:
             self._ready = True
             self._apply_settings_models()
-            for model in list(self._options):
+            for model, options in self._options.items():
                 if model not in self._trackers:
-                    self._activate(model)
+                    self._trackers[model] = Tracker(model, options)
+            self._publish()
 
     def settings_changed(self) -> None:
         with self._lock:
@@ -303,7 +241,7 @@ class Registry:
             label = model._meta.label
             try:
                 if model in self._from_settings:
-                    if self._options[model] == _normalise_options(model, options):
+                    if self._options[model] == normalise_options(model, options):
                         continue
                     self.unregister(model)
                 self.register(model, **options)
@@ -311,17 +249,7 @@ class Registry:
                 raise ImproperlyConfigured(f"AUTOAUDIT['MODELS'][{label!r}]: {exc}") from None
             self._from_settings.add(model)
 
-    def _activate(self, model: type[models.Model]) -> None:
-        from autoaudit import receivers
-
-        tracker = Tracker(model, self._options[model])
-        self._trackers[model] = tracker
-        receivers.connect(tracker)
-        self._rebuild_routes()
-
-    def _rebuild_routes(self) -> None:
-        from autoaudit import receivers
-
+    def _publish(self) -> None:
         routes: dict[type[models.Model], Tracker] = dict(self._trackers)
         # A proxy of a tracked model that is not registered itself is tracked
         # under the concrete model: writes through it change the same rows.
@@ -330,19 +258,9 @@ class Registry:
                 concrete = model._meta.concrete_model
                 if concrete in self._trackers:
                     routes[model] = self._trackers[concrete]
-        for sender in set(self._routes) - set(routes):
-            receivers.disconnect_route(sender)
-        for sender, tracker in routes.items():
-            if sender is not tracker.model:
-                receivers.connect_route(sender)
         self._routes = routes
-        receivers.sync_save_wrappers(self._routes)
-        from autoaudit import bulk
-
-        if routes:
-            bulk.install()
-        else:
-            bulk.uninstall()
+        for callback in self._subscribers:
+            callback(self.routes())
 
 
 registry = Registry()
@@ -381,4 +299,5 @@ def is_registered(model: type[models.Model]) -> bool:
 
 
 def registered_models() -> Iterable[type[models.Model]]:
+    """The models registered themselves (not the proxies routed to them)."""
     return registry.registered()

@@ -26,9 +26,9 @@ from django.utils.text import capfirst
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
-from autoaudit.diff import changed_paths
 from autoaudit.enums import ActionType, ActorType
 from autoaudit.models import ActivityLog
+from autoaudit.values.diff import changed_paths
 
 #: Changes shown per row; the rest are summarised as "and N more".
 MAX_CHANGES = 40

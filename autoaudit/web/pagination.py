@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core import signing
+from django.core.exceptions import BadRequest
 from django.db.models import Q
+from django.http import HttpRequest
 
 from autoaudit.models import ActivityLog, ActivityLogQuerySet
 
@@ -50,6 +52,17 @@ class Cursor:
         if isinstance(pk, bool) or not isinstance(pk, int) or moment.tzinfo is None:
             raise InvalidCursor("malformed cursor")
         return cls(moment, pk)
+
+
+def cursor_of(request: HttpRequest) -> Cursor | None:
+    """The ``?cursor=`` of a request; a bad one is a 400 (``BadRequest``)."""
+    token = request.GET.get("cursor")
+    if not token:
+        return None
+    try:
+        return Cursor.decode(token)
+    except InvalidCursor:
+        raise BadRequest("Invalid cursor.") from None
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from django.db.models.sql.subqueries import InsertQuery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from autoaudit.archive import ArchiveError, ArchiveReader, verify_archive
-from autoaudit.selection import effective_batch_size, log_alias
+from autoaudit.lifecycle.archive import ArchiveError, ArchiveReader, verify_archive
+from autoaudit.lifecycle.selection import effective_batch_size, log_alias
 
 if TYPE_CHECKING:
     from autoaudit.models import ActivityLog

@@ -16,27 +16,19 @@ from typing import Any
 
 from django.utils.functional import LazyObject, empty
 
-from autoaudit.conf import get_settings
-from autoaudit.context import ExplicitActor, current_actor
+from autoaudit.actors.consent import guest_opted_out
+from autoaudit.actors.ip import get_client_ip
+from autoaudit.actors.request import current_request, using_request
+from autoaudit.actors.scopes import ExplicitActor, current_actor, is_disabled
+from autoaudit.actors.useragent import describe_user_agent
+from autoaudit.conf import hash_key
 from autoaudit.enums import ActorType
-from autoaudit.request import current_request, get_client_ip
+from autoaudit.values.serialization import column_text
 
 GUEST_NAME = "Anonymous Guest"
 #: ``user_agent`` is stored up to this many characters.
 MAX_USER_AGENT_LENGTH = 1000
-_MAX = 255
 _GUEST_KEYS = ("email", "phone", "source")
-
-
-def _cut(value: Any, limit: int = _MAX) -> str | None:
-    """Text fit for a column: no NUL (PostgreSQL rejects it), trimmed, cut."""
-    if value is None:
-        return None
-    try:
-        text = value if isinstance(value, str) else str(value)
-    except Exception:
-        return None
-    return text.replace("\x00", "").strip()[:limit] or None
 
 
 def user_identity(user: Any) -> tuple[str | None, str | None]:
@@ -55,13 +47,15 @@ def user_identity(user: Any) -> tuple[str | None, str | None]:
         username = getattr(user, "username", None)
     email_field = getattr(type(user), "EMAIL_FIELD", "email")
     email = getattr(user, email_field, None) if isinstance(email_field, str) else None
-    identifier = _cut(email) or _cut(username) or _cut(getattr(user, "pk", None))
+    identifier = (
+        column_text(email) or column_text(username) or column_text(getattr(user, "pk", None))
+    )
     get_full_name = getattr(user, "get_full_name", None)
     try:
         full_name = get_full_name() if callable(get_full_name) else None
     except Exception:
         full_name = None
-    return identifier, _cut(full_name) or _cut(username) or identifier
+    return identifier, column_text(full_name) or column_text(username) or identifier
 
 
 def request_user(request: Any) -> Any:
@@ -101,7 +95,7 @@ def session_id(request: Any) -> str | None:
     key = getattr(session, "session_key", None) if session is not None else None
     if not isinstance(key, str) or not key:
         return None
-    digest = hmac.new(get_settings().MASK_HASH_KEY, key.encode(), hashlib.sha256)
+    digest = hmac.new(hash_key(), key.encode(), hashlib.sha256)
     return "sess_" + digest.hexdigest()[:24]
 
 
@@ -113,22 +107,20 @@ def _meta(request: Any) -> Mapping[str, Any]:
 def user_agent(request: Any) -> str | None:
     """The request's User-Agent, cut to :data:`MAX_USER_AGENT_LENGTH`."""
     agent = _meta(request).get("HTTP_USER_AGENT")
-    return _cut(agent, MAX_USER_AGENT_LENGTH) if isinstance(agent, str) else None
+    return column_text(agent, MAX_USER_AGENT_LENGTH) if isinstance(agent, str) else None
 
 
 def guest_metadata(request: Any, guest: Mapping[str, Any]) -> dict[str, Any]:
     """What is known about a guest (email, phone, session, device, browser,
     referrer, source, ...), with no null or empty values."""
-    from autoaudit.useragent import describe_user_agent
-
     meta = _meta(request)
     metadata: dict[str, Any] = {
-        "email": _cut(guest.get("email")),
-        "phone": _cut(guest.get("phone")),
+        "email": column_text(guest.get("email")),
+        "phone": column_text(guest.get("phone")),
         "session_id": session_id(request),
-        "source": _cut(guest.get("source")),
+        "source": column_text(guest.get("source")),
         **describe_user_agent(user_agent(request)),
-        "referrer": _cut(meta.get("HTTP_REFERER")),
+        "referrer": column_text(meta.get("HTTP_REFERER")),
     }
     extra = guest.get("extra_metadata")
     if isinstance(extra, Mapping):
@@ -137,7 +129,7 @@ def guest_metadata(request: Any, guest: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in metadata.items() if value not in (None, "")}
 
 
-def _user_fields(user: Any) -> dict[str, Any]:
+def user_actor(user: Any) -> dict[str, Any]:
     identifier, name = user_identity(user)
     return {
         "user": user,
@@ -153,8 +145,8 @@ def _system_actor(explicit: ExplicitActor | None = None) -> dict[str, Any]:
     return {
         "user": None,
         "actor_type": ActorType.SYSTEM,
-        "actor_identifier": _cut(explicit.identifier) if explicit is not None else None,
-        "actor_name": _cut(explicit.name) if explicit is not None else None,
+        "actor_identifier": column_text(explicit.identifier) if explicit is not None else None,
+        "actor_name": column_text(explicit.name) if explicit is not None else None,
         "actor_metadata": metadata,
     }
 
@@ -204,7 +196,7 @@ def resolve_actor(guest: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return fields
     user = request_user(request)
     if user is not None:
-        fields.update(_user_fields(user))
+        fields.update(user_actor(user))
         return fields
     return _guest_fields(request, guest_info, fields)
 
@@ -221,13 +213,13 @@ def _explicit_fields(
     user = _explicit_user(explicit)
     if user is not None or explicit.actor_type == ActorType.USER:
         if user is not None:
-            fields.update(_user_fields(user))
+            fields.update(user_actor(user))
         else:  # a user known only by name (e.g. from another system)
             fields.update(_system_actor(explicit), actor_type=ActorType.USER)
         if explicit.identifier:
-            fields["actor_identifier"] = _cut(explicit.identifier)
+            fields["actor_identifier"] = column_text(explicit.identifier)
         if explicit.name:
-            fields["actor_name"] = _cut(explicit.name)
+            fields["actor_name"] = column_text(explicit.name)
         if explicit.metadata:
             fields["actor_metadata"] = dict(explicit.metadata)
         return fields
@@ -245,8 +237,6 @@ def _explicit_fields(
 
 
 def _guest_fields(request: Any, guest: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    from autoaudit.privacy import guest_opted_out
-
     if guest_opted_out(request):
         # Logged, but with nothing that identifies the visitor.
         fields.update(
@@ -261,7 +251,7 @@ def _guest_fields(request: Any, guest: dict[str, Any], fields: dict[str, Any]) -
         return fields
     metadata = guest_metadata(request, guest)
     identifier = (
-        _cut(guest.get("identifier"))
+        column_text(guest.get("identifier"))
         or metadata.get("email")
         or metadata.get("phone")
         or metadata.get("session_id")
@@ -271,12 +261,20 @@ def _guest_fields(request: Any, guest: dict[str, Any], fields: dict[str, Any]) -
         user=None,
         actor_type=ActorType.GUEST,
         actor_identifier=identifier,
-        actor_name=_cut(guest.get("name")) or GUEST_NAME,
+        actor_name=column_text(guest.get("name")) or GUEST_NAME,
         actor_metadata=metadata or None,
     )
     return fields
 
 
-def system_fields() -> dict[str, Any]:
-    """Actor fields of the system, with no request data."""
-    return {**_system_actor(), "ip_address": None, "user_agent": None}
+def should_log(request: Any = None) -> bool:
+    """Whether a request event (a view, a download) may be logged now: not
+    inside ``disabled()``, and not for a guest who opted out. ``request``
+    defaults to the current one."""
+    if is_disabled():
+        return False
+    with using_request(request):
+        current = current_request()
+        if actor_type_for(current) == ActorType.GUEST:
+            return not guest_opted_out(current)
+    return True

@@ -1,26 +1,25 @@
-"""Retention (``autoaudit_prune``) and the right to be forgotten (``autoaudit_forget``).
-
-Both work in batches of ``PRUNE_BATCH_SIZE`` rows, each batch in its own
-short transaction, so they can run from cron while the site writes logs.
+"""The right to be forgotten: ``autoaudit_forget`` anonymises or erases one
+person's logs, in batches of ``PRUNE_BATCH_SIZE`` rows, each batch in its
+own short transaction.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from autoaudit.actors.resolve import GUEST_NAME
 from autoaudit.conf import get_settings
 from autoaudit.enums import ActorType
-from autoaudit.selection import (
+from autoaudit.lifecycle.selection import (
     ActorMatch,
     counts_by_actor_type,
     delete_in_batches,
@@ -28,15 +27,16 @@ from autoaudit.selection import (
     iter_pages,
     log_alias,
 )
+from autoaudit.tracking.registry import registry
+from autoaudit.values.labels import model_for_label
+from autoaudit.values.masking import MIN_SCRUB_LENGTH, REDACTED, strategy_for
 
 if TYPE_CHECKING:
+    from autoaudit.lifecycle.selection import LogQuerySet
     from autoaudit.models import ActivityLog
-    from autoaudit.selection import LogQuerySet
 
 #: Mask strategies whose stored value is still derived from the person's data.
 _DERIVED_STRATEGIES = frozenset({"partial", "hash"})
-#: Shortest text replaced inside longer text (shorter names match too often).
-_MIN_SECRET_LENGTH = 3
 #: The columns forgetting rewrites.
 ANONYMISED_FIELDS = (
     "user",
@@ -51,57 +51,6 @@ ANONYMISED_FIELDS = (
     "description",
     "extra_data",
 )
-
-
-# -- prune ----------------------------------------------------------------------
-
-
-@dataclass
-class PruneResult:
-    """Rows deleted (or, in a dry run, that would be) per actor type."""
-
-    cutoffs: dict[str, dt.datetime] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
-    kept_forever: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return sum(self.rows.values())
-
-
-def prune(
-    *,
-    dry_run: bool = False,
-    batch_size: int | None = None,
-    now: dt.datetime | None = None,
-) -> PruneResult:
-    """Delete logs older than ``RETENTION_DAYS`` for their actor type.
-
-    An actor type whose retention is ``None`` is kept forever.
-    """
-    from autoaudit.models import ActivityLog
-
-    settings = get_settings()
-    size = batch_size or settings.PRUNE_BATCH_SIZE
-    now = now or timezone.now()
-    alias = log_alias()
-    result = PruneResult()
-    for actor_type in ActorType.values:
-        days = settings.RETENTION_DAYS.get(actor_type)
-        if days is None:
-            result.kept_forever.append(actor_type)
-            continue
-        cutoff = now - dt.timedelta(days=days)
-        result.cutoffs[actor_type] = cutoff
-        queryset = ActivityLog.objects.using(alias).filter(
-            actor_type=actor_type, created_at__lt=cutoff
-        )
-        rows = queryset.count() if dry_run else delete_in_batches(queryset, size, alias)
-        result.rows[actor_type] = rows
-    return result
-
-
-# -- forget ---------------------------------------------------------------------
 
 
 @dataclass
@@ -146,7 +95,7 @@ def _user_secrets(user_ids: list[Any]) -> set[str]:
 def _pattern(known: frozenset[str]) -> re.Pattern[str] | None:
     """Whole-word, case-insensitive matches of the known texts, longest first
     (so ``ann`` is found in "call Ann back" but not in "annual")."""
-    texts = sorted((t for t in known if len(t) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
+    texts = sorted((t for t in known if len(t) >= MIN_SCRUB_LENGTH), key=len, reverse=True)
     if not texts:
         return None
     alternatives = "|".join(re.escape(text) for text in texts)
@@ -157,17 +106,12 @@ class _Scrubber:
     """Replaces one person's data inside a row's values and texts."""
 
     def __init__(self, known: Iterable[str]) -> None:
-        from autoaudit.masking import REDACTED
-
         self.redacted = REDACTED
         self.known = {text for text in known if text}
         self.global_masks = get_settings().MASK_FIELDS
 
     def _personal_keys(self, computed_entity: str) -> tuple[frozenset[str], Mapping[str, str]]:
-        from autoaudit.models import _resolve_model
-        from autoaudit.registry import registry
-
-        model = _resolve_model(computed_entity)
+        model = model_for_label(computed_entity)
         tracker = registry.tracker_for(model) if model is not None else None
         if tracker is None:
             return frozenset(), {}
@@ -186,8 +130,6 @@ class _Scrubber:
     def values(
         self, value: Any, keys: frozenset[str], masks: Mapping[str, str], known: set[str]
     ) -> Any:
-        from autoaudit.masking import strategy_for
-
         if isinstance(value, dict):
             result = {}
             for key, item in value.items():
@@ -202,8 +144,6 @@ class _Scrubber:
         return self.text(value, known)
 
     def row(self, log: ActivityLog, replacement: str, stamp: str) -> None:
-        from autoaudit.actors import GUEST_NAME
-
         known = set(self.known)
         for text in (log.actor_identifier, log.actor_name):
             if text and text != GUEST_NAME:

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.utils.translation import gettext
 
-from autoaudit.serialization import safe_str
+from autoaudit.values.serialization import safe_str, shorten
 
 #: Each value in a description is cut to this many characters.
 VALUE_PREVIEW = 60
@@ -28,7 +28,7 @@ def _preview(value: Any) -> str:
     else:
         text = safe_str(value)
     # A summary, not the record: the full value is in old/new_values.
-    return text if len(text) <= VALUE_PREVIEW else text[: VALUE_PREVIEW - 1] + "…"
+    return shorten(text, VALUE_PREVIEW)
 
 
 def describe(
@@ -37,19 +37,40 @@ def describe(
     entity_name: str | None,
     changes: Sequence[tuple[str, Any, Any]] = (),
 ) -> str:
-    """The default description; ``changes`` are ``(label, old, new)``."""
+    """The standard description of ``action``; ``changes`` are ``(label, old, new)``.
+
+    Built when the log is written, in the active language.
+    """
     params: dict[str, Any] = {"entity": verbose_name, "name": entity_name or ""}
-    if action == "create":
-        return gettext('Created %(entity)s "%(name)s"') % params
-    if action == "delete":
-        return gettext('Deleted %(entity)s "%(name)s"') % params
     if action == "update":
         params["changes"] = ", ".join(
             f"{label} {_preview(old)} → {_preview(new)}" for label, old, new in changes
         )
         return gettext('Updated %(entity)s "%(name)s": %(changes)s') % params
-    params["action"] = action
-    return gettext('%(action)s %(entity)s "%(name)s"') % params
+    if action == "login":
+        return gettext("Logged in")
+    if action == "logout":
+        return gettext("Logged out")
+    if action == "login_failed":
+        if entity_name:
+            return gettext('Failed login as "%(username)s"') % {"username": entity_name}
+        return gettext("Failed login")
+    # (with a name, without one)
+    texts = {
+        "create": (gettext('Created %(entity)s "%(name)s"'), None),
+        "delete": (gettext('Deleted %(entity)s "%(name)s"'), None),
+        "view": (gettext('Viewed %(entity)s "%(name)s"'), gettext("Viewed %(entity)s")),
+        "download": (
+            gettext('Downloaded %(entity)s "%(name)s"'),
+            gettext("Downloaded %(entity)s"),
+        ),
+        "upload": (gettext('Uploaded %(entity)s "%(name)s"'), gettext("Uploaded %(entity)s")),
+    }.get(action)
+    if texts is None:
+        params["action"] = action
+        return gettext('%(action)s %(entity)s "%(name)s"') % params
+    named, unnamed = texts
+    return (named if entity_name or unnamed is None else unnamed) % params
 
 
 def change_triples(

@@ -1,0 +1,63 @@
+"""Retention: ``autoaudit_prune`` deletes logs older than ``RETENTION_DAYS``.
+
+It works in batches of ``PRUNE_BATCH_SIZE`` rows, each batch in its own
+short transaction, so they can run from cron while the site writes logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from autoaudit.conf import get_settings
+from autoaudit.enums import ActorType
+from autoaudit.lifecycle.selection import delete_in_batches, log_alias
+
+# -- prune ----------------------------------------------------------------------
+
+
+@dataclass
+class PruneResult:
+    """Rows deleted (or, in a dry run, that would be) per actor type."""
+
+    cutoffs: dict[str, dt.datetime] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    kept_forever: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+def prune(
+    *,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    now: dt.datetime | None = None,
+) -> PruneResult:
+    """Delete logs older than ``RETENTION_DAYS`` for their actor type.
+
+    An actor type whose retention is ``None`` is kept forever.
+    """
+    from autoaudit.models import ActivityLog
+
+    settings = get_settings()
+    size = batch_size or settings.PRUNE_BATCH_SIZE
+    now = now or timezone.now()
+    alias = log_alias()
+    result = PruneResult()
+    for actor_type in ActorType.values:
+        days = settings.RETENTION_DAYS.get(actor_type)
+        if days is None:
+            result.kept_forever.append(actor_type)
+            continue
+        cutoff = now - dt.timedelta(days=days)
+        result.cutoffs[actor_type] = cutoff
+        queryset = ActivityLog.objects.using(alias).filter(
+            actor_type=actor_type, created_at__lt=cutoff
+        )
+        rows = queryset.count() if dry_run else delete_in_batches(queryset, size, alias)
+        result.rows[actor_type] = rows
+    return result

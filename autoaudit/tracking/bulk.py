@@ -1,0 +1,211 @@
+"""Logs of ``QuerySet.update()``, ``bulk_create()`` and ``bulk_update()``.
+
+Django sends no signals for these; :mod:`autoaudit.tracking.patches` routes
+calls on tracked models here with Django's own method as ``original``. Each
+function leaves the caller's queryset as it is: Django's method runs on it
+(or on it narrowed to the rows that were read), with its filters,
+annotations, aliases, ordering and database, so Django validates and raises
+exactly as it would without us.
+
+Each call costs a constant number of extra queries: one locking read of the
+affected rows' old values, one insert of the logs and, only when values are
+expressions such as ``F("stock") - 1``, one read of the new values. All of it
+runs in the change's transaction (one is opened in autocommit mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django.db import models
+from django.db.models.query import ModelIterable
+
+from autoaudit.actors.resolve import resolve_actor
+from autoaudit.tracking import store
+from autoaudit.tracking.atomic import write_transaction
+from autoaudit.tracking.record import LogDraft, assemble
+from autoaudit.tracking.registry import Tracker
+from autoaudit.tracking.snapshot import (
+    chunks,
+    clean_queryset,
+    compare,
+    current_values,
+    is_expression,
+    lock,
+    pk_is_set,
+    read_rows,
+)
+
+
+def _write_db(queryset: models.QuerySet[Any]) -> str:
+    """The database Django's method will write to: it marks the queryset for
+    writing before it asks for ``.db``, so the write router decides (asking
+    first would route through ``db_for_read``)."""
+    queryset._for_write = True  # type: ignore[attr-defined]
+    return queryset.db
+
+
+def _actor(tracker: Tracker) -> dict[str, Any] | None:
+    # Resolved once per call; models with guest_fields resolve per row.
+    return None if tracker.options.guest_fields else resolve_actor()
+
+
+def _fields_named(tracker: Tracker, names: Iterable[str]) -> list[models.Field[Any, Any]]:
+    wanted = set(names)
+    return [f for f in tracker.fields if f.name in wanted or f.attname in wanted]
+
+
+def _update_drafts(
+    tracker: Tracker,
+    instances: Iterable[models.Model],
+    fields: Sequence[models.Field[Any, Any]],
+    old_rows: dict[Any, dict[str, Any]],
+    new_rows: dict[Any, Any],
+) -> list[LogDraft]:
+    actor = _actor(tracker)
+    drafts = []
+    for obj in instances:
+        old_row = old_rows.get(obj.pk)
+        if old_row is None:
+            continue  # not in the database: Django updated nothing
+        change = compare(fields, old_row, new_rows.get(obj.pk, {}))
+        if change is not None:
+            old, new, changed = change
+            drafts.append(
+                assemble(
+                    "update",
+                    instance=obj,
+                    tracker=tracker,
+                    old=old,
+                    new=new,
+                    changed=changed,
+                    actor=actor,
+                )
+            )
+    return drafts
+
+
+def _lockable(queryset: models.QuerySet[Any]) -> bool:
+    """Whether the rows can be locked with the caller's own filters in one
+    read: whole instances, and nothing a locking read refuses (``DISTINCT``,
+    ``GROUP BY``, aggregates, window functions, set operations)."""
+    query = queryset.query
+    if queryset._iterable_class is not ModelIterable or query.combinator or query.distinct:
+        return False
+    if query.group_by is not None:
+        return False
+    return not any(
+        getattr(a, "contains_aggregate", False) or getattr(a, "contains_over_clause", False)
+        for a in query.annotations.values()
+    )
+
+
+def _rows_to_update(queryset: models.QuerySet[Any], using: str) -> list[models.Model]:
+    """The rows ``queryset.update()`` will change, as whole instances, locked.
+
+    One read with the caller's filters where a locking read of that shape
+    is allowed; otherwise the primary keys first (with the caller's query
+    as it is), then those rows, locked, by primary key.
+    """
+    if _lockable(queryset):
+        rows = queryset.order_by()
+        rows.query.select_related = False
+        return list(lock(rows.defer(None)))
+    pks = list(queryset.order_by().values_list("pk", flat=True))
+    found: list[models.Model] = []
+    for chunk in chunks(pks):
+        found.extend(lock(clean_queryset(queryset.model, using).filter(pk__in=chunk)))
+    return found
+
+
+def update(
+    tracker: Tracker,
+    queryset: models.QuerySet[Any],
+    original: Callable[..., int],
+    kwargs: dict[str, Any],
+) -> int:
+    """``queryset.update(**kwargs)`` with one update log per changed row."""
+    fields = _fields_named(tracker, kwargs)
+    query = queryset.query
+    if not fields or query.is_sliced or query.combinator:
+        return original(queryset, **kwargs)  # nothing tracked, or Django raises
+    using = _write_db(queryset)
+    with write_transaction(using):
+        instances = _rows_to_update(queryset, using)
+        pks = [obj.pk for obj in instances]
+        count = 0
+        # The caller's own queryset, narrowed to the rows read and locked: a
+        # row that appears meanwhile is not changed without its log.
+        for chunk in chunks(pks) if pks else [[]]:
+            count += original(queryset.filter(pk__in=chunk), **kwargs)
+        by_attname = {f.attname: kwargs.get(f.name, kwargs.get(f.attname)) for f in fields}
+        attnames = [f.attname for f in fields]
+        old_rows = {obj.pk: {a: obj.__dict__.get(a) for a in attnames} for obj in instances}
+        if any(is_expression(value) for value in by_attname.values()):
+            new_rows: dict[Any, Any] = read_rows(queryset.model, pks, attnames, using)
+        else:
+            new_rows = dict.fromkeys(pks, by_attname)
+        store.write(_update_drafts(tracker, instances, fields, old_rows, new_rows), using)
+    return count
+
+
+def bulk_create(
+    tracker: Tracker,
+    queryset: models.QuerySet[Any],
+    original: Callable[..., Any],
+    objs: Iterable[Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """``queryset.bulk_create(objs, ...)`` with one create log per row inserted."""
+    objs = list(objs)
+    using = _write_db(queryset)
+    with write_transaction(using):
+        created = original(queryset, objs, *args, **kwargs)
+        conflicts = kwargs.get("ignore_conflicts") or kwargs.get("update_conflicts")
+        actor = _actor(tracker)
+        # With conflict handling, rows without a primary key back were not
+        # inserted (or the database cannot say): they get no create log.
+        drafts = [
+            assemble(
+                "create",
+                instance=obj,
+                tracker=tracker,
+                new=current_values(tracker.fields, obj),
+                actor=actor,
+            )
+            for obj in objs
+            if not conflicts or pk_is_set(obj)
+        ]
+        store.write(drafts, using)
+    return created
+
+
+def bulk_update(
+    tracker: Tracker,
+    queryset: models.QuerySet[Any],
+    original: Callable[..., Any],
+    objs: Iterable[Any],
+    names: Sequence[str],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """``queryset.bulk_update(objs, fields, ...)`` with one log per changed row."""
+    objs = list(objs)
+    fields = _fields_named(tracker, names)
+    if not fields or not objs or not all(pk_is_set(obj) for obj in objs):
+        return original(queryset, objs, names, *args, **kwargs)  # nothing to log, or Django raises
+    using = _write_db(queryset)
+    model = queryset.model
+    attnames = [f.attname for f in fields]
+    pks = [obj.pk for obj in objs]
+    with write_transaction(using):
+        old_rows = read_rows(model, pks, attnames, using, for_update=True)
+        result = original(queryset, objs, names, *args, **kwargs)
+        if any(is_expression(obj.__dict__.get(a)) for obj in objs for a in attnames):
+            new_rows: dict[Any, Any] = read_rows(model, pks, attnames, using)
+        else:
+            new_rows = {obj.pk: obj.__dict__ for obj in objs}
+        store.write(_update_drafts(tracker, objs, fields, old_rows, new_rows), using)
+    return result

@@ -1,0 +1,101 @@
+"""The keyword options of :func:`autoaudit.register`, validated and normalised."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+from autoaudit.conf import MASK_STRATEGIES
+from autoaudit.values.labels import model_label
+
+CRUD_ACTIONS = frozenset({"create", "update", "delete"})
+GUEST_FIELD_KEYS = frozenset({"email", "phone", "name"})
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """The keyword options of :func:`register`, normalised."""
+
+    include_fields: tuple[str, ...] | None = None
+    exclude_fields: tuple[str, ...] = ()
+    mask_fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    m2m_fields: tuple[str, ...] = ()
+    entity: str | None = None
+    entity_name: Callable[[Any], str] | None = None
+    guest_fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    actions: frozenset[str] = CRUD_ACTIONS
+    bulk: bool = True
+    description: Callable[..., str] | None = None
+
+
+def normalise_options(model: type[models.Model], raw: Mapping[str, Any]) -> ModelOptions:
+    label = model_label(model)
+
+    def names(option: str) -> tuple[str, ...]:
+        value = raw.get(option) or ()
+        if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+            raise ImproperlyConfigured(
+                f"autoaudit.register({label}): {option} must be a list of field names."
+            )
+        return tuple(value)
+
+    mask = raw.get("mask_fields") or {}
+    if isinstance(mask, list | tuple | set | frozenset):
+        mask = dict.fromkeys(mask, "redact")
+    if not isinstance(mask, Mapping):
+        raise ImproperlyConfigured(
+            f"autoaudit.register({label}): mask_fields must be a dict or a list."
+        )
+    for name, strategy in mask.items():
+        if strategy not in MASK_STRATEGIES:
+            raise ImproperlyConfigured(
+                f"autoaudit.register({label}): mask_fields gives {name!r} the unknown "
+                f"strategy {strategy!r}; choose one of {', '.join(MASK_STRATEGIES)}."
+            )
+    actions = raw.get("actions")
+    if actions is None:
+        actions_set = CRUD_ACTIONS
+    else:
+        actions_set = frozenset(actions)
+        unknown = actions_set - CRUD_ACTIONS
+        if isinstance(actions, str) or unknown:
+            raise ImproperlyConfigured(
+                f"autoaudit.register({label}): actions must be a subset of "
+                f"create, update, delete (got {actions!r})."
+            )
+    guest = raw.get("guest_fields") or {}
+    if not isinstance(guest, Mapping):
+        raise ImproperlyConfigured(
+            f"autoaudit.register({label}): guest_fields must be a dict like "
+            "{'email': 'email_field', 'phone': ..., 'name': ...}."
+        )
+    for option in ("entity_name", "description"):
+        if raw.get(option) is not None and not callable(raw[option]):
+            raise ImproperlyConfigured(f"autoaudit.register({label}): {option} must be a callable.")
+    entity = raw.get("entity")
+    if entity is not None and (not isinstance(entity, str) or not entity or len(entity) > 50):
+        raise ImproperlyConfigured(
+            f"autoaudit.register({label}): entity must be a non-empty string of "
+            "at most 50 characters."
+        )
+    bulk = raw.get("bulk", True)
+    if not isinstance(bulk, bool):
+        raise ImproperlyConfigured(f"autoaudit.register({label}): bulk must be True or False.")
+    include = raw.get("include_fields")
+    return ModelOptions(
+        include_fields=None if include is None else names("include_fields"),
+        exclude_fields=names("exclude_fields"),
+        mask_fields=MappingProxyType(dict(mask)),
+        m2m_fields=names("m2m_fields"),
+        entity=entity,
+        entity_name=raw.get("entity_name"),
+        guest_fields=MappingProxyType(dict(guest)),
+        actions=actions_set,
+        bulk=bulk,
+        description=raw.get("description"),
+    )

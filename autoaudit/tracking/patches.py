@@ -1,0 +1,168 @@
+"""Every patch of Django internals autoaudit makes, in one place.
+
+Each patch says why no public hook serves. All of them are installed only
+while at least one model is tracked (:func:`sync` is subscribed to the
+registry), and each first asks the registry about the model and hands
+untracked models straight to Django's own method, unchanged.
+
+The yardstick is Django's own test suite run with every model registered
+(``compat/``): with these patches in place Django must return, raise and
+route exactly as without them; only the number of queries may differ.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
+from typing import Any
+
+from django.db import models, router
+from django.db.models.deletion import Collector
+from django.db.models.query import QuerySet
+
+from autoaudit.actors.scopes import is_disabled
+from autoaudit.tracking import bulk, store
+from autoaudit.tracking.atomic import write_transaction
+from autoaudit.tracking.registry import Routes, Tracker, registry
+from autoaudit.tracking.snapshot import FORCE_INSERT
+
+_originals: dict[str, Callable[..., Any]] = {}
+#: True while a tracked ``bulk_update()`` runs: the ``QuerySet.update()`` calls
+#: Django makes inside it are not logged a second time.
+_inside_bulk_update: ContextVar[bool] = ContextVar("autoaudit_bulk_update", default=False)
+
+
+def _bulk_tracker(queryset: QuerySet[Any], action: str) -> Tracker | None:
+    if is_disabled() or _inside_bulk_update.get():
+        return None
+    tracker = registry.tracker_for(queryset.model)
+    if tracker is None or not tracker.options.bulk or action not in tracker.actions:
+        return None
+    return tracker
+
+
+# -- Model.save_base ------------------------------------------------------------------
+# Why: in autocommit mode Django commits a model's row before it sends
+# ``post_save`` (no transaction at all for a model without parents), so a log
+# written by the receiver would be a second commit, and a failed log insert
+# could not undo the change. No signal runs before the row is written with a
+# transaction we could open. Wrapped per tracked model class, not globally.
+def _wrap_save_base(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def save_base(self: models.Model, *args: Any, **kwargs: Any) -> Any:
+        if is_disabled() or registry.tracker_for(type(self)) is None:
+            return original(self, *args, **kwargs)
+        if kwargs.get("force_insert") or (len(args) > 1 and args[1]):
+            self.__dict__[FORCE_INSERT] = True
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        kwargs["using"] = using
+        try:
+            with write_transaction(using):
+                return original(self, *args, **kwargs)
+        finally:
+            self.__dict__.pop(FORCE_INSERT, None)
+
+    save_base._autoaudit_wrapped = True  # type: ignore[attr-defined]
+    return save_base
+
+
+_wrapped_saves: dict[type[models.Model], Any] = {}
+
+
+def _sync_save_wrappers(routes: Routes) -> None:
+    for model in list(_wrapped_saves):
+        if model not in routes:
+            own = _wrapped_saves.pop(model)
+            if own is None:
+                delattr(model, "save_base")
+            else:
+                model.save_base = own  # type: ignore[method-assign]
+    for model in routes:
+        if model not in _wrapped_saves:
+            _wrapped_saves[model] = model.__dict__.get("save_base")
+            model.save_base = _wrap_save_base(model.save_base)  # type: ignore[method-assign]
+
+
+# -- QuerySet.update / bulk_create / bulk_update ----------------------------------------
+# Why: Django sends no signal for these. Wrapping them on ``QuerySet`` covers
+# every manager and custom queryset class without changing their type.
+def update(self: QuerySet[Any], **kwargs: Any) -> Any:
+    tracker = _bulk_tracker(self, "update")
+    if tracker is None:
+        return _originals["update"](self, **kwargs)
+    return bulk.update(tracker, self, _originals["update"], kwargs)
+
+
+def bulk_create(self: QuerySet[Any], objs: Iterable[Any], *args: Any, **kwargs: Any) -> Any:
+    tracker = _bulk_tracker(self, "create")
+    if tracker is None:
+        return _originals["bulk_create"](self, objs, *args, **kwargs)
+    return bulk.bulk_create(tracker, self, _originals["bulk_create"], objs, args, kwargs)
+
+
+def bulk_update(
+    self: QuerySet[Any], objs: Iterable[Any], fields: Sequence[str], *args: Any, **kwargs: Any
+) -> Any:
+    tracker = _bulk_tracker(self, "update")
+    if tracker is None:
+        return _originals["bulk_update"](self, objs, fields, *args, **kwargs)
+    token = _inside_bulk_update.set(True)
+    try:
+        return bulk.bulk_update(
+            tracker, self, _originals["bulk_update"], objs, fields, args, kwargs
+        )
+    finally:
+        _inside_bulk_update.reset(token)
+
+
+# -- Collector.delete ---------------------------------------------------------------------
+# Why: ``post_delete`` is sent once per object; this holds the delete logs of
+# one ``QuerySet.delete()``/``Model.delete()`` (cascades included) and
+# inserts them together at its end, inside its transaction: one statement
+# however many objects it deletes. The logs themselves are still built by the
+# ``post_delete`` receiver.
+def collector_delete(self: Collector) -> Any:
+    original = _originals["collector_delete"]
+    if is_disabled() or not any(registry.tracker_for(model) for model in self.data):
+        return original(self)
+    with write_transaction(self.using), store.batch(self.using):
+        return original(self)
+
+
+_QUERYSET_PATCHES: dict[str, Callable[..., Any]] = {
+    "update": update,
+    "bulk_create": bulk_create,
+    "bulk_update": bulk_update,
+}
+
+
+def _install() -> None:
+    for name, wrapper in _QUERYSET_PATCHES.items():
+        if name not in _originals:
+            _originals[name] = getattr(QuerySet, name)
+            functools.update_wrapper(wrapper, _originals[name])
+            setattr(QuerySet, name, wrapper)
+    if "collector_delete" not in _originals:
+        _originals["collector_delete"] = Collector.delete
+        functools.update_wrapper(collector_delete, Collector.delete)
+        Collector.delete = collector_delete  # type: ignore[method-assign]
+
+
+def _uninstall() -> None:
+    for name, original in list(_originals.items()):
+        if name == "collector_delete":
+            Collector.delete = original  # type: ignore[method-assign]
+        else:
+            setattr(QuerySet, name, original)
+        del _originals[name]
+
+
+def sync(routes: Routes) -> None:
+    """Subscribed to the registry: patch while anything is tracked, and wrap
+    ``save_base`` of exactly the tracked models (proxies included)."""
+    _sync_save_wrappers(routes)
+    if routes:
+        _install()
+    else:
+        _uninstall()

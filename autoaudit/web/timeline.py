@@ -1,0 +1,189 @@
+"""The activity timeline and the per-object history.
+
+Both are class-based so a project can subclass them (another template, page
+size or base queryset) and both render through templates under
+``autoaudit/`` that a project can override. Access rules
+(:func:`autoaudit.access.visible_logs`) are applied on every request, so a
+crafted cursor or filter can only narrow what the user may see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.decorators import method_decorator
+from django.utils.text import capfirst
+from django.views.decorators.cache import never_cache
+from django.views.generic import TemplateView
+
+from autoaudit.conf import get_settings
+from autoaudit.models import ActivityLog, ActivityLogQuerySet
+from autoaudit.values.labels import model_for_label
+from autoaudit.web import access, dashboard
+from autoaudit.web.display import Entry, build_entry, group_by_day
+from autoaudit.web.forms import ActivityFilterForm
+from autoaudit.web.pagination import Cursor, Page, cursor_of, fetch_page
+
+#: Header the timeline's script sends to get only the next entries.
+PARTIAL_HEADER = "X-Autoaudit-Partial"
+
+
+@method_decorator(never_cache, name="dispatch")
+class TimelineView(LoginRequiredMixin, TemplateView):
+    """Everyone's activity (with ``autoaudit.view_activitylog``) or the
+    user's own, newest first, grouped by day, a cursor page at a time."""
+
+    template_name = "autoaudit/timeline.html"
+    #: Rendered instead of the page for the infinite-scroll requests.
+    partial_template_name = "autoaudit/includes/entries.html"
+    #: Rows per page; ``None`` uses ``AUTOAUDIT["PAGE_SIZE"]`` (default 50).
+    page_size: int | None = None
+    filter_form_class = ActivityFilterForm
+    #: The counts for today / 7 / 30 days, on the first page, for who sees all.
+    show_dashboard = True
+
+    def get_page_size(self) -> int:
+        return self.page_size or get_settings().PAGE_SIZE
+
+    def get_base_queryset(self) -> ActivityLogQuerySet:
+        """All logs this view is about (before access rules and filters)."""
+        return ActivityLog.objects.all()
+
+    def get_queryset(self) -> ActivityLogQuerySet:
+        """The logs the user may see; ``select_related`` keeps it one query."""
+        queryset = self.get_base_queryset().select_related("user")
+        return access.visible_logs(self.request.user, queryset)
+
+    def get_entity_labels(self) -> list[str]:
+        """Entities offered in the filter: the registered models, plus every
+        entity in the table for users who may see all (cached)."""
+        from autoaudit.tracking.registry import entity_labels, registered_models
+
+        labels = {entity_labels(model)[1] for model in registered_models()}
+        if self.can_view_all:
+            labels.update(dashboard.get_entities())
+        return sorted(labels)
+
+    def get_filter_form(self) -> ActivityFilterForm:
+        return self.filter_form_class(self.request.GET, entities=self.get_entity_labels)
+
+    def get_cursor(self) -> Cursor | None:
+        return cursor_of(self.request)
+
+    def history_url(self, log: ActivityLog) -> str:
+        if not log.entity_pk or "." not in (log.computed_entity or ""):
+            return ""
+        match = self.request.resolver_match
+        try:
+            return reverse(
+                "autoaudit:object_history",
+                kwargs={"label": log.computed_entity, "pk": log.entity_pk},
+                current_app=match.namespace if match else None,
+            )
+        except NoReverseMatch:  # an odd pk the URL pattern cannot carry
+            return ""
+
+    def next_url(self, page: Page) -> str:
+        if page.next_cursor is None:
+            return ""
+        query = self.request.GET.copy()
+        query["cursor"] = page.next_cursor.encode()
+        return f"?{query.urlencode()}"
+
+    def first_url(self) -> str:
+        query = self.request.GET.copy()
+        query.pop("cursor", None)
+        return f"?{query.urlencode()}"
+
+    def build_entries(self, page: Page) -> list[Entry]:
+        now = timezone.now()
+        return [build_entry(log, now, self.history_url(log)) for log in page.rows]
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.can_view_all = access.can_view_all(request.user)
+        partial = request.headers.get(PARTIAL_HEADER) == "1"
+        cursor = self.get_cursor()
+        form = self.get_filter_form()
+        page = fetch_page(form.apply(self.get_queryset()), cursor, self.get_page_size())
+        entries = self.build_entries(page)
+        context = self.get_context_data(
+            filter_form=form,
+            page=page,
+            entries=entries,
+            groups=group_by_day(entries, timezone.now()),
+            next_url=self.next_url(page),
+            first_url=self.first_url(),
+            is_first_page=cursor is None,
+            can_view_all=self.can_view_all,
+            dashboard=(
+                dashboard.get_dashboard()
+                if self.show_dashboard and self.can_view_all and cursor is None and not partial
+                else None
+            ),
+            **kwargs,
+        )
+        template = self.partial_template_name if partial else self.get_template_names()
+        response = self.response_class(
+            request=request, template=template, context=context, using=self.template_engine
+        )
+        patch_vary_headers(response, [PARTIAL_HEADER])
+        return response
+
+
+class ObjectHistoryView(TimelineView):
+    """The activity of one object: ``<app_label>.<Model>/<pk>/``.
+
+    The object need not exist any more (its deletion is part of its history)
+    and its model may be gone; an unknown label with no logs is a 404.
+    """
+
+    template_name = "autoaudit/object_history.html"
+    show_dashboard = False
+
+    def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().setup(request, *args, **kwargs)
+        self.label: str = kwargs["label"]
+        self.object_pk: str = kwargs["pk"]
+        self.model = model_for_label(self.label)
+
+    def get_base_queryset(self) -> ActivityLogQuerySet:
+        return ActivityLog.objects.all().filter(
+            computed_entity=self.label, entity_pk=self.object_pk
+        )
+
+    def get_entity_labels(self) -> list[str]:
+        return []
+
+    def history_url(self, log: ActivityLog) -> str:
+        return ""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        if self.model is None and not response.context_data["entries"]:  # type: ignore[attr-defined]
+            raise Http404("No such object history.")
+        return response
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        entries: list[Entry] = context["entries"]
+        name = next((entry.log.entity_name for entry in entries if entry.log.entity_name), "")
+        context.update(
+            object_label=self.label,
+            object_pk=self.object_pk,
+            object_name=name or self.object_pk,
+            object_kind=(
+                str(capfirst(self.model._meta.verbose_name)) if self.model else self.label
+            ),
+            timeline_url=_timeline_url(self.request),
+        )
+        return context
+
+
+def _timeline_url(request: HttpRequest) -> str:
+    match = request.resolver_match
+    return reverse("autoaudit:timeline", current_app=match.namespace if match else None)
