@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from autoaudit.conf import get_settings
 from autoaudit.models import ActivityLog
+from autoaudit.values.serialization import shorten
 from autoaudit.web import access, dashboard
 from autoaudit.web.display import build_entry
 from autoaudit.web.forms import entity_choices, filter_entity
@@ -51,11 +52,7 @@ class EntityListFilter(admin.SimpleListFilter):
     parameter_name = "entity"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        from autoaudit.tracking.registry import entity_labels, registered_models
-
-        labels = {entity_labels(model)[1] for model in registered_models()}
-        labels.update(dashboard.get_entities())
-        return entity_choices(labels)
+        return entity_choices(dashboard.entity_filter_labels(logged=True))
 
     def queryset(self, request: HttpRequest, queryset: Any) -> Any:
         value = self.value()
@@ -179,7 +176,7 @@ class ActivityLogAdmin(_LogAdminBase):
     @admin.display(description=_("description"))
     def short_description(self, obj: ActivityLog) -> str:
         text = obj.description or ""
-        return text if len(text) <= 70 else text[:69] + "…"
+        return shorten(text, 70)
 
     @admin.display(description=_("target"))
     def target(self, obj: ActivityLog) -> SafeString | str:

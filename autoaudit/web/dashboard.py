@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from autoaudit.conf import get_settings
 from autoaudit.enums import ActionType, ActorType
 from autoaudit.models import ActivityLog
+from autoaudit.tracking.registry import entity_labels, registered_models
 
 _KEY = "autoaudit:dashboard:v1:{day}:{tz}"
 WINDOWS = ("today", "week", "month")
@@ -121,6 +122,15 @@ def get_dashboard(now: datetime | None = None) -> Dashboard:
         actions=_rows("action", counts.get("action", {}), ActionType.choices),
         actor_types=actor_types,
     )
+
+
+def entity_filter_labels(*, logged: bool) -> list[str]:
+    """The entities a filter offers: every registered model's label and, with
+    ``logged``, every entity in the table (:func:`get_entities`)."""
+    labels = {entity_labels(model)[1] for model in registered_models()}
+    if logged:
+        labels.update(get_entities())
+    return sorted(labels)
 
 
 def get_entities() -> list[str]:

@@ -18,7 +18,6 @@ from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
 from typing import Any
 
-from django.apps import apps
 from django.utils import formats, timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -29,6 +28,8 @@ from django.utils.translation import gettext as _
 from autoaudit.enums import ActionType, ActorType
 from autoaudit.models import ActivityLog
 from autoaudit.values.diff import changed_paths
+from autoaudit.values.labels import model_for_label
+from autoaudit.values.serialization import shorten
 
 #: Changes shown per row; the rest are summarised as "and N more".
 MAX_CHANGES = 40
@@ -108,9 +109,7 @@ def value_text(value: Any) -> str:
 
 
 def _cut(text: str) -> str:
-    if len(text) <= MAX_VALUE_CHARS:
-        return text
-    return text[:MAX_VALUE_CHARS] + "…"
+    return shorten(text, MAX_VALUE_CHARS + 1)
 
 
 def _empty_html(value: Any) -> SafeString:
@@ -238,10 +237,8 @@ def avatar_url(log: ActivityLog) -> str:
 
 def entity_label(log: ActivityLog) -> str:
     """The target's kind: the model's verbose name, else the stored entity."""
-    try:
-        app_label, model_name = log.computed_entity.split(".")
-        model = apps.get_model(app_label, model_name)
-    except (ValueError, LookupError, AttributeError):
+    model = model_for_label(log.computed_entity)
+    if model is None:
         return str(log.entity)
     return str(capfirst(model._meta.verbose_name))
 

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
-from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -19,18 +18,16 @@ from django.utils.translation import gettext_lazy as _
 
 from autoaudit.enums import ActionType, ActorType
 from autoaudit.models import ActivityLogQuerySet
+from autoaudit.tracking.registry import entity_labels
+from autoaudit.values.labels import model_for_label
 
 
 def entity_choices(labels: Iterable[str]) -> list[tuple[str, str]]:
     """``("core.Product", "Product (core.Product)")`` choices, sorted by name."""
     choices = []
     for label in set(labels):
-        name = label
-        try:
-            app_label, model_name = label.split(".")
-            name = str(capfirst(apps.get_model(app_label, model_name)._meta.verbose_name))
-        except (ValueError, LookupError):
-            pass
+        model = model_for_label(label)
+        name = str(capfirst(model._meta.verbose_name)) if model is not None else label
         choices.append((label, f"{name} ({label})" if name != label else label))
     return sorted(choices, key=lambda choice: (choice[1].lower(), choice[0]))
 
@@ -126,15 +123,11 @@ def filter_entity(queryset: ActivityLogQuerySet, label: str) -> ActivityLogQuery
     The short ``entity`` is added when the model is known so the database can
     walk ``idx_actlog_ent_time`` (entity, created_at) newest first.
     """
-    from autoaudit.tracking.registry import entity_labels
-
     if "." not in label:
         # Manual logs of something that is not a model ("contact_form").
         return queryset.filter(entity=label, computed_entity=label)
-    try:
-        app_label, model_name = label.split(".")
-        model = apps.get_model(app_label, model_name)
-    except (ValueError, LookupError):
+    model = model_for_label(label)
+    if model is None:
         return queryset.filter(computed_entity=label)
     entity, computed = entity_labels(model)
     if computed != label:

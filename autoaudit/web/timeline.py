@@ -62,12 +62,7 @@ class TimelineView(LoginRequiredMixin, TemplateView):
     def get_entity_labels(self) -> list[str]:
         """Entities offered in the filter: the registered models, plus every
         entity in the table for users who may see all (cached)."""
-        from autoaudit.tracking.registry import entity_labels, registered_models
-
-        labels = {entity_labels(model)[1] for model in registered_models()}
-        if self.can_view_all:
-            labels.update(dashboard.get_entities())
-        return sorted(labels)
+        return dashboard.entity_filter_labels(logged=self.can_view_all)
 
     def get_filter_form(self) -> ActivityFilterForm:
         return self.filter_form_class(self.request.GET, entities=self.get_entity_labels)
