@@ -41,7 +41,6 @@ from autoaudit.tracking.snapshot import (
 
 _SNAPSHOT = "_autoaudit_snapshot"
 _M2M = "_autoaudit_m2m"
-_NOTHING = object()
 
 
 def _uid(kind: str, sender: type[models.Model]) -> str:
@@ -65,7 +64,8 @@ def _pre_save(
     tracker = registry.tracker_for(sender)
     if tracker is None or (raw and not conf.get_settings().LOG_RAW_SAVES):
         return
-    data[_SNAPSHOT] = before_save(tracker, instance, using, update_fields, force_insert, raw)
+    snap = before_save(tracker, instance, using, update_fields, force_insert, raw)
+    data[_SNAPSHOT] = (tracker, snap)
 
 
 def _save_draft(
@@ -92,12 +92,11 @@ def _post_save(
     using: str | None = None,
     **kwargs: Any,
 ) -> None:
-    snap = instance.__dict__.pop(_SNAPSHOT, _NOTHING)
-    if snap is _NOTHING or is_disabled():
+    # pre_save decided whether this save is tracked (and with which tracker).
+    pending = instance.__dict__.pop(_SNAPSHOT, None)
+    if pending is None:
         return
-    tracker = registry.tracker_for(sender)
-    if tracker is None:
-        return
+    tracker, snap = pending
     draft = _save_draft(tracker, instance, created, snap)
     if draft is not None:
         store.write([draft], using or "default")

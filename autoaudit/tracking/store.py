@@ -172,9 +172,10 @@ def write(drafts: Sequence[LogDraft], using: str) -> None:
     With ``ON_ERROR="raise"`` a failure propagates, so the surrounding change
     rolls back with it. With ``"log"`` each row goes in its own savepoint: a
     failure is reported to the ``autoaudit`` logger and the change goes on.
-    Inside ``autoaudit.disabled()`` nothing is written.
+    Callers check ``autoaudit.disabled()`` where a write starts (nothing
+    is even assembled inside it).
     """
-    if not drafts or is_disabled():
+    if not drafts:
         return
     pending = _pending.get()
     if pending is not None and pending[0] == using:
