@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
 from django.conf import settings as django_settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from django.test.utils import isolate_apps
 
 from autoaudit import conf
 from autoaudit.checks import MIDDLEWARE_PATH, check_middleware
@@ -461,3 +463,37 @@ def test_nested_or_huge_values_fail_cleanly(raw: dict[str, object]) -> None:
     (key,) = raw
     with pytest.raises(ImproperlyConfigured, match=key):
         parse_settings(raw)
+
+
+@pytest.mark.skipif(django.VERSION < (6, 1), reason="on_delete=DB_CASCADE is new in Django 6.1")
+@isolate_apps("tests.testapp")
+def test_database_level_on_delete_of_a_tracked_model_warns(track: Any) -> None:
+    from django.db import models
+
+    from autoaudit.checks import check_database_on_delete
+
+    class Owner(models.Model):
+        class Meta:
+            app_label = "testapp"
+
+    class Pet(models.Model):
+        owner = models.ForeignKey(Owner, on_delete=models.DB_CASCADE)  # type: ignore[attr-defined]
+        keeper = models.ForeignKey(
+            Owner,
+            on_delete=models.DB_SET_NULL,  # type: ignore[attr-defined]
+            null=True,
+            related_name="kept",
+        )
+        friend = models.ForeignKey(Owner, on_delete=models.CASCADE, related_name="friends")
+
+        class Meta:
+            app_label = "testapp"
+
+    assert check_database_on_delete() == []  # nothing tracked: nothing lost
+    track(Pet)
+    warnings = check_database_on_delete()
+    assert [w.id for w in warnings] == ["autoaudit.W002", "autoaudit.W002"]
+    assert "testapp.Pet.owner uses on_delete=DB_CASCADE" in warnings[0].msg
+    assert "deleted" in warnings[0].msg
+    assert "testapp.Pet.keeper uses on_delete=DB_SET_NULL" in warnings[1].msg
+    assert "changed" in warnings[1].msg

@@ -311,6 +311,18 @@ class TestManyToMany:
         assert sorted(log.entity_pk for log in logs()) == sorted([str(p1.pk), str(p2.pk)])
         assert all(log.new_values == {"tags": []} for log in logs())
 
+    def test_reverse_clear_keeps_the_other_links(self, track) -> None:
+        track(Product, m2m_fields=["tags"])
+        product = Product.objects.create(name="P")
+        kept, cleared = Tag.objects.create(name="kept"), Tag.objects.create(name="gone")
+        product.tags.add(kept, cleared)
+        ActivityLog.objects.all().delete()
+        cleared.products.clear()
+        (log,) = logs()
+        assert log.old_values == {"tags": sorted([kept.pk, cleared.pk])}
+        assert log.new_values == {"tags": [kept.pk]}
+        assert list(product.tags.values_list("pk", flat=True)) == [kept.pk]
+
     def test_create_log_has_no_m2m_values_and_unlisted_m2m_is_ignored(self, track) -> None:
         track(Product)
         product = Product.objects.create(name="P")
