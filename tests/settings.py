@@ -4,6 +4,10 @@ The database comes from ``AUTOAUDIT_TEST_DB``: ``sqlite`` (default, no
 server), ``postgres`` or ``mysql`` (MariaDB). Host, port and user can be
 overridden with ``AUTOAUDIT_TEST_DB_HOST`` / ``_PORT`` / ``_USER`` /
 ``_PASSWORD``, and the database name with ``AUTOAUDIT_TEST_DB_NAME``.
+
+A second alias, ``"other"``, is on the same backend (another SQLite file,
+or the database ``<name>_other`` on the same server). Only the routing and
+multi-database tests use it (``databases={"default", "other"}``).
 """
 
 from __future__ import annotations
