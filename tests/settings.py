@@ -4,10 +4,15 @@ The database comes from ``AUTOAUDIT_TEST_DB``: ``sqlite`` (default, no
 server), ``postgres`` or ``mysql`` (MariaDB). Host, port and user can be
 overridden with ``AUTOAUDIT_TEST_DB_HOST`` / ``_PORT`` / ``_USER`` /
 ``_PASSWORD``, and the database name with ``AUTOAUDIT_TEST_DB_NAME``.
+
+A second alias, ``"other"``, is on the same backend (another SQLite file,
+or the database ``<name>_other`` on the same server). Only the routing and
+multi-database tests use it (``databases={"default", "other"}``).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -72,7 +77,12 @@ if _BACKEND == "sqlite":
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": BASE_DIR / f"{_NAME}-tests.sqlite3",
             "TEST": {"NAME": BASE_DIR / f"{_NAME}-tests.sqlite3"},
-        }
+        },
+        "other": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": BASE_DIR / f"{_NAME}-other-tests.sqlite3",
+            "TEST": {"NAME": BASE_DIR / f"{_NAME}-other-tests.sqlite3"},
+        },
     }
 elif _BACKEND in ("postgres", "postgresql"):
     DATABASES = {
@@ -100,5 +110,11 @@ elif _BACKEND in ("mysql", "mariadb"):
     }
 else:  # pragma: no cover - configuration error
     raise RuntimeError(f"AUTOAUDIT_TEST_DB={_BACKEND!r}: use sqlite, postgres or mysql.")
+
+if "other" not in DATABASES:
+    # A second database on the same server (routing and multi-database
+    # tests ask for it with ``databases={"default", "other"}``; pytest-django
+    # creates it only when a collected test does).
+    DATABASES["other"] = {**copy.deepcopy(DATABASES["default"]), "NAME": f"{_NAME}_other"}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 
 import autoaudit
@@ -189,3 +190,164 @@ class DecoratedNote(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# -- compatibility edge cases (tests/test_compat_*.py) ---------------------------
+class Enrollment(models.Model):
+    """A composite primary key (Django 5.2+): ``pk`` is ``(course, student)``."""
+
+    pk = models.CompositePrimaryKey("course", "student")
+    course = models.IntegerField()
+    student = models.CharField(max_length=50)
+    grade = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.student} in {self.course}"
+
+
+class Shelf(models.Model):
+    name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Book(models.Model):
+    """Ordered across a nullable foreign key (a LEFT OUTER JOIN in every
+    query that keeps the default ordering)."""
+
+    title = models.CharField(max_length=100)
+    copies = models.IntegerField(default=0)
+    shelf = models.ForeignKey(Shelf, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["shelf__name", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class BasketManager(models.Manager["Basket"]):
+    def get_queryset(self) -> models.QuerySet[Basket]:
+        return super().get_queryset().annotate(item_count=models.Count("items"))
+
+
+class Basket(models.Model):
+    """Its base manager annotates an aggregate (a GROUP BY in every query)."""
+
+    label = models.CharField(max_length=50)
+    total = models.IntegerField(default=0)
+
+    objects = BasketManager()
+
+    class Meta:
+        base_manager_name = "objects"
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class BasketItem(models.Model):
+    basket = models.ForeignKey(Basket, on_delete=models.CASCADE, related_name="items")
+    name = models.CharField(max_length=50)
+
+
+class Code(models.Model):
+    """The target of an m2m whose through model points at ``code``, not the pk."""
+
+    code = models.CharField(max_length=20, unique=True)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Holder(models.Model):
+    ref = models.CharField(max_length=20, unique=True)
+    codes = models.ManyToManyField(Code, through="HolderCode", related_name="holders")
+
+    def __str__(self) -> str:
+        return self.ref
+
+
+class HolderCode(models.Model):
+    """A through model whose foreign keys use ``to_field`` (unique non-pk fields)."""
+
+    holder = models.ForeignKey(Holder, to_field="ref", on_delete=models.CASCADE)
+    code = models.ForeignKey(Code, to_field="code", on_delete=models.CASCADE)
+
+
+class TicketNumber:
+    """A ticket number as a value object. Its ``__str__`` returns the int
+    itself (an easy slip), so ``str(number)`` raises ``TypeError``; Django
+    never calls it when saving or deleting."""
+
+    def __init__(self, number: int) -> None:
+        self.number = int(number)
+
+    def __str__(self) -> str:
+        return self.number  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return f"TicketNumber({self.number})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TicketNumber) and other.number == self.number
+
+    def __hash__(self) -> int:
+        return hash(self.number)
+
+
+class TicketNumberField(models.BigIntegerField):  # type: ignore[type-arg]
+    """Stores a :class:`TicketNumber` as a BIGINT."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        return None if value is None else TicketNumber(value)
+
+    def to_python(self, value: Any) -> Any:
+        if value is None or isinstance(value, TicketNumber):
+            return value
+        return TicketNumber(value)
+
+    def get_prep_value(self, value: Any) -> Any:
+        if isinstance(value, TicketNumber):
+            value = value.number
+        return super().get_prep_value(value)
+
+
+class Ticket(models.Model):
+    """A primary key whose ``str()`` raises."""
+
+    number = TicketNumberField(primary_key=True)
+    title = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Seat(models.Model):
+    """A unique number: ``order_by("-number").update(number=F("number") + 1)``
+    succeeds on MySQL/MariaDB only because of the UPDATE's ORDER BY."""
+
+    number = models.IntegerField(unique=True)
+
+
+class MemberManager(BaseUserManager["Member"]):
+    pass
+
+
+class Member(AbstractBaseUser):
+    """A custom user model for ``override_settings(AUTH_USER_MODEL=...)``."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=100, blank=True, default="")
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+
+    objects = MemberManager()
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def __str__(self) -> str:
+        return self.email
