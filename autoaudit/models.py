@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from autoaudit.enums import ActionType, ActorType
 from autoaudit.tracking import manual
 from autoaudit.tracking.registry import entity_labels
-from autoaudit.tracking.snapshot import pk_is_set
+from autoaudit.tracking.snapshot import pk_is_set, stored_pk
 from autoaudit.values.diff import changed_paths
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import pk_text
@@ -64,7 +64,8 @@ class ActivityLogQuerySet(models.QuerySet["ActivityLog"]):
         if not pk_is_set(instance):
             return self.none()
         _entity, computed = entity_labels(type(instance))
-        return self.filter(computed_entity=computed, entity_pk=pk_text(instance.pk))
+        pk = stored_pk(type(instance), instance.pk)
+        return self.filter(computed_entity=computed, entity_pk=pk_text(pk))
 
     def for_model(self, model: type[models.Model] | str) -> ActivityLogQuerySet:
         """Logs of every object of a model (a class or ``"app_label.Model"``)."""

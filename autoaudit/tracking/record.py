@@ -31,6 +31,7 @@ from autoaudit.actors.resolve import resolve_actor
 from autoaudit.actors.scopes import current_extra
 from autoaudit.conf import get_settings, hash_key
 from autoaudit.tracking.registry import Tracker, entity_labels, registry
+from autoaudit.tracking.snapshot import stored_pk
 from autoaudit.values.descriptions import change_triples, describe
 from autoaudit.values.masking import MaskPolicy, scrub_text
 from autoaudit.values.serialization import (
@@ -182,6 +183,8 @@ def assemble(
             raise TypeError("assemble() needs an instance, a model or an entity.")
     if pk is _INSTANCE_PK:
         pk = instance.pk if instance is not None else None
+    if pk is not None and model is not None:
+        pk = stored_pk(model, pk)
     if name is None and instance is not None:
         name = _instance_name(tracker, instance, pk)
     if actor is None:

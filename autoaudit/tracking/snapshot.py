@@ -59,6 +59,21 @@ def pk_is_set(instance: models.Model) -> bool:
     return all(instance.__dict__.get(f.attname) is not None for f in pk_fields(type(instance)))
 
 
+def stored_pk(model: type[models.Model], pk: Any) -> Any:
+    """The key as the database holds it (``get_prep_value`` of each part), so
+    that a key type whose ``str()`` is unusable still names its row in
+    ``entity_pk``; the key itself where the field cannot prepare it."""
+    keys = pk_fields(model)
+    parts = pk if len(keys) > 1 and isinstance(pk, tuple) else (pk,)
+    if len(parts) != len(keys):
+        return pk
+    try:
+        prepared = tuple(f.get_prep_value(v) for f, v in zip(keys, parts, strict=True))
+    except Exception:
+        return pk
+    return prepared if len(keys) > 1 else prepared[0]
+
+
 def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -105,6 +105,16 @@ class Restaurant(Place):
     serves_pizza = models.BooleanField(default=False)
 
 
+class Leaky(Account):
+    """``__str__`` prints a masked field."""
+
+    class Meta:
+        proxy = True
+
+    def __str__(self) -> str:
+        return f"{self.username} ({self.api_key})"
+
+
 class ContactMessage(models.Model):
     name = models.CharField(max_length=100)
     email = models.EmailField(blank=True, default="")
