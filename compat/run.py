@@ -164,7 +164,7 @@ def ensure_suite(version: str, cache: Path) -> Path:
 
 
 # -- the allow-list ---------------------------------------------------------------
-KINDS = ("query-count", "captured-sql")
+KINDS = ("query-count", "captured-sql", "receiver")
 
 
 @dataclass(frozen=True)
@@ -547,6 +547,12 @@ def verify(args: argparse.Namespace, tests: Path, allowlist: list[Allowed]) -> i
         entries = [e for e in allowlist if args.db in e.databases and e.test in args.modules]
         labels = list(args.modules)
     kinds = {e.test: e.kind for e in entries}
+    # A "receiver" entry is a test of Django's own receiver-less paths; it
+    # cannot pass with a receiver connected, so there is nothing to verify.
+    exempt = [test for test in labels if kinds.get(test) == "receiver"]
+    for test in exempt:
+        print(f"exempt   {test} (kind = receiver: reviewed by hand, see its reason)")
+    labels = [test for test in labels if test not in exempt]
     if not labels:
         print(f"Nothing to verify for {args.db}.")
         return 0

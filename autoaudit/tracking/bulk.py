@@ -2,10 +2,10 @@
 
 Django sends no signals for these; :mod:`autoaudit.tracking.patches` routes
 calls on tracked models here with Django's own method as ``original``. Each
-function leaves the caller's queryset as it is: Django's method runs on it
-(or on it narrowed to the rows that were read), with its filters,
-annotations, aliases, ordering and database, so Django validates and raises
-exactly as it would without us.
+function leaves the caller's queryset as it is: Django's method runs on it,
+with its filters, annotations, aliases, ordering and database, and sends
+exactly the statements it would send untracked, so Django validates and
+raises exactly as it would without us.
 
 Each call costs a constant number of extra queries: one locking read of the
 affected rows' old values, one insert of the logs and, only when values are
@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import models
-from django.db.models.query import ModelIterable
 
 from autoaudit.actors.resolve import resolve_actor
 from autoaudit.tracking import store
@@ -27,12 +26,10 @@ from autoaudit.tracking.atomic import write_transaction
 from autoaudit.tracking.record import LogDraft, assemble
 from autoaudit.tracking.registry import Tracker
 from autoaudit.tracking.snapshot import (
-    chunks,
-    clean_queryset,
     compare,
     current_values,
     is_expression,
-    lock,
+    locked_rows,
     pk_is_set,
     read_rows,
 )
@@ -86,39 +83,6 @@ def _update_drafts(
     return drafts
 
 
-def _lockable(queryset: models.QuerySet[Any]) -> bool:
-    """Whether the rows can be locked with the caller's own filters in one
-    read: whole instances, and nothing a locking read refuses (``DISTINCT``,
-    ``GROUP BY``, aggregates, window functions, set operations)."""
-    query = queryset.query
-    if queryset._iterable_class is not ModelIterable or query.combinator or query.distinct:
-        return False
-    if query.group_by is not None:
-        return False
-    return not any(
-        getattr(a, "contains_aggregate", False) or getattr(a, "contains_over_clause", False)
-        for a in query.annotations.values()
-    )
-
-
-def _rows_to_update(queryset: models.QuerySet[Any], using: str) -> list[models.Model]:
-    """The rows ``queryset.update()`` will change, as whole instances, locked.
-
-    One read with the caller's filters where a locking read of that shape
-    is allowed; otherwise the primary keys first (with the caller's query
-    as it is), then those rows, locked, by primary key.
-    """
-    if _lockable(queryset):
-        rows = queryset.order_by()
-        rows.query.select_related = False
-        return list(lock(rows.defer(None)))
-    pks = list(queryset.order_by().values_list("pk", flat=True))
-    found: list[models.Model] = []
-    for chunk in chunks(pks):
-        found.extend(lock(clean_queryset(queryset.model, using).filter(pk__in=chunk)))
-    return found
-
-
 def update(
     tracker: Tracker,
     queryset: models.QuerySet[Any],
@@ -132,13 +96,12 @@ def update(
         return original(queryset, **kwargs)  # nothing tracked, or Django raises
     using = _write_db(queryset)
     with write_transaction(using):
-        instances = _rows_to_update(queryset, using)
+        instances = locked_rows(queryset, using)
         pks = [obj.pk for obj in instances]
-        count = 0
-        # The caller's own queryset, narrowed to the rows read and locked: a
-        # row that appears meanwhile is not changed without its log.
-        for chunk in chunks(pks) if pks else [[]]:
-            count += original(queryset.filter(pk__in=chunk), **kwargs)
+        # Django's own statement on the caller's own queryset, unchanged. The
+        # rows read stay locked until the commit; a row inserted meanwhile
+        # (READ COMMITTED) and matched by the UPDATE gets no log.
+        count = original(queryset, **kwargs)
         by_attname = {f.attname: kwargs.get(f.name, kwargs.get(f.attname)) for f in fields}
         attnames = [f.attname for f in fields]
         old_rows = {obj.pk: {a: obj.__dict__.get(a) for a in attnames} for obj in instances}

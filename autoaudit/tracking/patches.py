@@ -22,7 +22,7 @@ from django.db.models.deletion import Collector
 from django.db.models.query import QuerySet
 
 from autoaudit.actors.scopes import is_disabled
-from autoaudit.tracking import bulk, store
+from autoaudit.tracking import bulk, deletes, store
 from autoaudit.tracking.atomic import write_transaction
 from autoaudit.tracking.registry import Routes, Tracker, registry
 from autoaudit.tracking.snapshot import FORCE_INSERT
@@ -117,17 +117,20 @@ def bulk_update(
 
 
 # -- Collector.delete ---------------------------------------------------------------------
-# Why: ``post_delete`` is sent once per object; this holds the delete logs of
-# one ``QuerySet.delete()``/``Model.delete()`` (cascades included) and
-# inserts them together at its end, inside its transaction: one statement
-# however many objects it deletes. The logs themselves are still built by the
-# ``post_delete`` receiver.
+# Why: every delete (``Model.delete()``, ``QuerySet.delete()``, cascades) ends
+# here, with the plan of what goes; a ``post_delete`` receiver instead would
+# switch off Django's fast delete and change its statements (see
+# ``tracking/deletes.py``). The drafts are built before Django deletes the
+# rows and inserted right after, in one statement, in the same transaction.
 def collector_delete(self: Collector) -> Any:
     original = _originals["collector_delete"]
-    if is_disabled() or not any(registry.tracker_for(model) for model in self.data):
+    if is_disabled() or not deletes.tracks_any(self):
         return original(self)
-    with write_transaction(self.using), store.batch(self.using):
-        return original(self)
+    with write_transaction(self.using):
+        drafts = deletes.drafts_for(self)
+        result = original(self)
+        store.write(drafts, self.using)
+    return result
 
 
 _QUERYSET_PATCHES: dict[str, Callable[..., Any]] = {

@@ -1,13 +1,12 @@
 """Every signal receiver of autoaudit, and their wiring.
 
 Per tracked model (``sender=``, stable ``dispatch_uid``), connected by
-:func:`sync`, which the registry calls after every change:
+:func:`sync`, which the registry calls after every change (deletes have no
+receiver: see :mod:`autoaudit.tracking.deletes`):
 
 - ``pre_save`` reads the old values (:mod:`~autoaudit.tracking.snapshot`;
   no query for a create);
 - ``post_save`` compares and writes the create or update log;
-- ``post_delete`` writes the delete log (Django sends it inside the
-  delete's transaction);
 - ``m2m_changed`` logs registered many-to-many fields.
 
 Once, from ``AppConfig.ready()`` (:func:`connect_global`): the auth signals
@@ -16,14 +15,13 @@ Once, from ``AppConfig.ready()`` (:func:`connect_global`): the auth signals
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.core.signals import setting_changed
 from django.db import models
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_save, pre_save
 
 from autoaudit import conf
 from autoaudit.actors.scopes import is_disabled
@@ -102,55 +100,6 @@ def _post_save(
         store.write([draft], using or "default")
 
 
-# -- delete ---------------------------------------------------------------
-def _post_delete(
-    sender: type[models.Model],
-    instance: models.Model,
-    using: str | None = None,
-    origin: Any = None,
-    **kwargs: Any,
-) -> None:
-    if is_disabled():
-        return
-    tracker = registry.tracker_for(sender)
-    if tracker is None or "delete" not in tracker.actions:
-        return
-    if _is_parent_part(instance, origin):
-        return
-    old = current_values(tracker.fields, instance)
-    draft = assemble("delete", instance=instance, tracker=tracker, old=old)
-    store.write([draft], using or "default")  # held to the end of a QuerySet.delete()
-
-
-@functools.cache
-def _child_caches(model: type[models.Model]) -> tuple[str, ...]:
-    """Cache names under which an MTI child links to its parent part."""
-    return tuple(
-        rel.cache_name for rel in model._meta.related_objects if rel.one_to_one and rel.parent_link
-    )
-
-
-def _is_parent_part(instance: models.Model, origin: Any) -> bool:
-    # Deleting a multi-table child deletes its parent row too; the child's
-    # own log covers it, so the parent part is not logged again.
-    concrete = type(instance)._meta.concrete_model
-    if concrete is None:
-        return False
-    names = _child_caches(concrete)
-    if not names:
-        return False
-    origin_model = origin.model if isinstance(origin, models.QuerySet) else type(origin)
-    if isinstance(origin_model, type) and issubclass(origin_model, models.Model):
-        if origin_model._meta.concrete_model is concrete:
-            return False  # the parent itself is what is being deleted
-        if issubclass(origin_model, concrete):
-            return True
-    # A cascade from elsewhere: the collector reached this parent through
-    # its child, which left the child in the parent's relation cache.
-    cache = instance._state.fields_cache
-    return any(cache.get(name) is not None for name in names)
-
-
 # -- many-to-many -----------------------------------------------------------
 def _m2m_receiver(tracker: Tracker, field: models.ManyToManyField[Any, Any]) -> Callable[..., None]:
     def receiver(
@@ -217,7 +166,6 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 _MODEL_SIGNALS = (
     (pre_save, _pre_save, "pre_save"),
     (post_save, _post_save, "post_save"),
-    (post_delete, _post_delete, "post_delete"),
 )
 #: sender -> the tracker its receivers were connected for.
 _connected: dict[type[models.Model], Tracker] = {}

@@ -28,6 +28,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import connections, models
+from django.db.models.query import ModelIterable
 from django.utils import timezone
 
 from autoaudit.tracking.registry import Tracker
@@ -207,6 +208,40 @@ def read_rows(
             pk = row[0] if width == 1 else tuple(row[:width])
             rows[pk] = {a: row[i] for a, i in zip(attnames, positions, strict=True)}
     return rows
+
+
+def _lockable(queryset: models.QuerySet[Any]) -> bool:
+    """Whether the rows can be locked with the caller's own filters in one
+    read: whole instances, and nothing a locking read refuses (``DISTINCT``,
+    ``GROUP BY``, aggregates, window functions, set operations)."""
+    query = queryset.query
+    if queryset._iterable_class is not ModelIterable or query.combinator or query.distinct:
+        return False
+    if query.group_by is not None:
+        return False
+    return not any(
+        getattr(a, "contains_aggregate", False) or getattr(a, "contains_over_clause", False)
+        for a in query.annotations.values()
+    )
+
+
+def locked_rows(queryset: models.QuerySet[Any], using: str) -> list[models.Model]:
+    """The rows ``queryset`` selects (for an update or a delete), as whole
+    instances, locked.
+
+    One read with the caller's filters where a locking read of that shape
+    is allowed; otherwise the primary keys first (with the caller's query
+    as it is), then those rows, locked, by primary key.
+    """
+    if _lockable(queryset):
+        rows = queryset.order_by()
+        rows.query.select_related = False
+        return list(lock(rows.defer(None)))
+    pks = list(queryset.order_by().values_list("pk", flat=True))
+    found: list[models.Model] = []
+    for chunk in chunks(pks):
+        found.extend(lock(clean_queryset(queryset.model, using).filter(pk__in=chunk)))
+    return found
 
 
 # -- before a save ---------------------------------------------------------------------

@@ -15,9 +15,6 @@ classes; it does not pass through ``connection.execute_wrapper()`` hooks.
 :func:`save` inserts one draft through the ORM and returns the saved
 ``ActivityLog`` (the manual helpers hand it back to their caller).
 
-Inside :func:`batch`, drafts written for its database wait and go in one
-statement when it ends (``QuerySet.delete()`` of many objects).
-
 The log model is looked up in the app registry, not imported: the store sits
 below ``autoaudit.models`` in the layers.
 """
@@ -26,8 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
-from contextvars import ContextVar
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
@@ -46,9 +42,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("autoaudit")
 
 _insert_sql: dict[str, _Insert] = {}
-_pending: ContextVar[tuple[str, list[LogDraft]] | None] = ContextVar(
-    "autoaudit_pending_logs", default=None
-)
 
 #: Values these field types store as they are (``get_db_prep_save`` would
 #: hand them back unchanged); anything else goes through the field.
@@ -177,10 +170,6 @@ def write(drafts: Sequence[LogDraft], using: str) -> None:
     """
     if not drafts:
         return
-    pending = _pending.get()
-    if pending is not None and pending[0] == using:
-        pending[1].extend(drafts)
-        return
     if get_settings().ON_ERROR == "raise":
         _execute(drafts, using)
         return
@@ -224,16 +213,3 @@ def save(draft: LogDraft, using: str | None = None) -> ActivityLog | None:
         _report(draft, exc)
         return None
     return log
-
-
-@contextlib.contextmanager
-def batch(using: str) -> Iterator[None]:
-    """Hold the drafts written for ``using`` inside and insert them together at
-    the end (in one statement), unless the block raises."""
-    drafts: list[LogDraft] = []
-    token = _pending.set((using, drafts))
-    try:
-        yield
-    finally:
-        _pending.reset(token)
-    write(drafts, using)

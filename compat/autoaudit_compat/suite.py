@@ -98,7 +98,7 @@ def register_all() -> int:
             registration_errors.append(
                 {"model": model._meta.label, "error": f"{type(exc).__name__}: {exc}"}
             )
-    from autoaudit.registry import registered_models
+    from autoaudit.tracking.registry import registered_models
 
     return len(list(registered_models()))
 
@@ -302,7 +302,7 @@ def write_results(result: Any, seconds: float, parallel: int) -> None:
 
     registered = 0
     if REGISTER:
-        from autoaudit.registry import registered_models
+        from autoaudit.tracking.registry import registered_models
 
         registered = len(list(registered_models()))
     data = {
