@@ -18,6 +18,7 @@ class AutoauditConfig(AppConfig):
         conf.clear_cache()
         conf.get_settings()
         checks.register()
+        patches.install_crum_storage()  # before the first request
         # The registry holds state only; receivers and patches follow it.
         registry.subscribe(signals.sync)
         registry.subscribe(patches.sync)

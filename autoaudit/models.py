@@ -204,6 +204,8 @@ class ActivityLog(models.Model):
         ``only()``/``defer()`` rows, takes Django's own path.
         """
         attnames = _ATTNAMES.get(cls)
+        if attnames is None and not cls._meta.abstract:
+            attnames = _ATTNAMES[cls] = tuple(f.attname for f in cls._meta.concrete_fields)
         if (
             attnames is None
             or len(values) != len(attnames)
@@ -282,7 +284,7 @@ class ActivityLog(models.Model):
 
 
 #: Attnames of each ActivityLog class's concrete fields, in column order
-#: (``from_db``'s fast path); filled when the class is ready.
+#: (``from_db``'s fast path); filled on its first load.
 _ATTNAMES: dict[type[models.Model], tuple[str, ...]] = {}
 
 
@@ -293,12 +295,3 @@ def _quiet(signal: ModelSignal, cls: type[models.Model]) -> bool:
     if cache is not None and cache.get(cls) is NO_RECEIVERS:
         return True
     return not signal.has_listeners(cls)
-
-
-def _remember_attnames(sender: type[models.Model], **kwargs: Any) -> None:
-    if issubclass(sender, ActivityLog) and not sender._meta.abstract:
-        _ATTNAMES[sender] = tuple(f.attname for f in sender._meta.concrete_fields)
-
-
-models.signals.class_prepared.connect(_remember_attnames)
-_remember_attnames(ActivityLog)

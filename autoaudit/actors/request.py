@@ -3,7 +3,9 @@
 django-crum keeps the request in a ``threading.local``. Under ASGI many
 requests share the event loop's thread, so a thread-local would hand one
 request's user to another. On import this module therefore swaps crum's
-storage for :class:`ContextLocal`, whose attributes live in a
+storage for :class:`ContextLocal` (the patch is made, once, by
+``autoaudit.tracking.patches.install_crum_storage()`` from ``AppConfig.ready()``),
+whose attributes live in a
 :class:`~contextvars.ContextVar`: every asyncio task (each ASGI request) gets
 its own values, and asgiref copies them into ``sync_to_async`` threads and
 back. In plain threads (WSGI) a ContextVar behaves like a thread-local, so
@@ -67,23 +69,6 @@ class ContextLocal:
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self._state.set(state)
-
-
-def install_crum_storage() -> ContextLocal:
-    """Make django-crum's storage context-local (idempotent).
-
-    Called when this module is imported, which ``AppConfig.ready()`` and
-    ``AuditMiddleware`` both do, so it is in place before the first request.
-    """
-    storage = getattr(crum, "_thread_locals", None)
-    if isinstance(storage, ContextLocal):
-        return storage
-    storage = ContextLocal("crum_locals")
-    crum._thread_locals = storage
-    return storage
-
-
-install_crum_storage()
 
 
 def as_request(obj: Any) -> HttpRequest | None:

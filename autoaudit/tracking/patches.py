@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
+import crum
 from django.db import models, router
 from django.db.models.deletion import Collector
 from django.db.models.query import QuerySet
 
+from autoaudit.actors.request import ContextLocal
 from autoaudit.actors.scopes import is_disabled
 from autoaudit.tracking import bulk, deletes, store
 from autoaudit.tracking.atomic import write_transaction
@@ -159,6 +161,22 @@ def _uninstall() -> None:
         else:
             setattr(QuerySet, name, original)
         del _originals[name]
+
+
+# -- django-crum's storage ------------------------------------------------------------------
+# Why: crum keeps the current request in a ``threading.local``; under ASGI many
+# requests share the event loop's thread, so one request's user would be handed
+# to another. crum has no setting for its storage (its ASGI fix never landed),
+# so the module attribute is replaced by a drop-in whose attributes live in a
+# ContextVar: same API, correct under ASGI for everyone, unchanged under WSGI.
+def install_crum_storage() -> ContextLocal:
+    """Make django-crum's storage context-local (idempotent)."""
+    storage = getattr(crum, "_thread_locals", None)
+    if isinstance(storage, ContextLocal):
+        return storage
+    storage = ContextLocal("crum_locals")
+    crum._thread_locals = storage
+    return storage
 
 
 def sync(routes: Routes) -> None:
