@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import Unpack
 
 import pytest
 from django.contrib.auth.models import User
@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.db import models
 
 from autoaudit.tracking.registry import registry
+from tests.typing_support import M, Track, TrackOptions
 
 
 @pytest.fixture(autouse=True)
@@ -18,11 +19,11 @@ def _fresh_cache() -> None:
 
 
 @pytest.fixture
-def track() -> Iterator[Callable[..., type[models.Model]]]:
+def track() -> Iterator[Track]:
     """Register models for one test; everything is unregistered afterwards."""
     added: list[type[models.Model]] = []
 
-    def _track(model: type[models.Model], **options: Any) -> type[models.Model]:
+    def _track(model: type[M], /, **options: Unpack[TrackOptions]) -> type[M]:
         registry.register(model, **options)
         added.append(model)
         return model

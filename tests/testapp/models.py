@@ -8,7 +8,7 @@ need through the ``track`` fixture so each test starts from a clean registry.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
@@ -130,7 +130,15 @@ class OddValue:
         return hash(self.raw)
 
 
-class OddField(models.CharField):  # type: ignore[type-arg]
+if TYPE_CHECKING:
+    # set with an OddValue (or its text), read back as an OddValue
+    _OddFieldBase = models.CharField[OddValue | str | None, OddValue | None]
+else:
+    # Field is generic only for type checkers (django-stubs).
+    _OddFieldBase = models.CharField
+
+
+class OddField(_OddFieldBase):
     """A custom field whose Python value is an ``OddValue`` object."""
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
