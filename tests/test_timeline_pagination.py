@@ -98,16 +98,30 @@ def test_without_javascript_page_two_links_back_to_the_newest(client: Client, ro
     assert 'class="aa-stats"' not in second  # the counts are on the first page only
 
 
+# Named ids: a signed value carries a timestamp, so as an id it would change
+# from one run to the next (and so would pytest-randomly's order for a seed).
 @pytest.mark.parametrize(
     "cursor",
     [
-        "garbage",
-        "",  # empty means "first page", checked below
-        signing.dumps(["2020-01-01T00:00:00+00:00", 5], salt="another.salt"),
-        signing.dumps(["not a date", 5], salt="autoaudit.timeline.cursor"),
-        signing.dumps(["2020-01-01T00:00:00", 5], salt="autoaudit.timeline.cursor"),
-        signing.dumps(["2020-01-01T00:00:00+00:00", "5"], salt="autoaudit.timeline.cursor"),
-        signing.dumps({"a": 1}, salt="autoaudit.timeline.cursor"),
+        pytest.param("garbage", id="garbage"),
+        pytest.param("", id="empty"),  # empty means "first page", checked below
+        pytest.param(
+            signing.dumps(["2020-01-01T00:00:00+00:00", 5], salt="another.salt"),
+            id="other-salt",
+        ),
+        pytest.param(
+            signing.dumps(["not a date", 5], salt="autoaudit.timeline.cursor"),
+            id="not-a-date",
+        ),
+        pytest.param(
+            signing.dumps(["2020-01-01T00:00:00", 5], salt="autoaudit.timeline.cursor"),
+            id="naive-time",
+        ),
+        pytest.param(
+            signing.dumps(["2020-01-01T00:00:00+00:00", "5"], salt="autoaudit.timeline.cursor"),
+            id="id-not-an-int",
+        ),
+        pytest.param(signing.dumps({"a": 1}, salt="autoaudit.timeline.cursor"), id="not-a-list"),
     ],
 )
 def test_bad_cursors_are_rejected(client: Client, root: User, cursor: str) -> None:
