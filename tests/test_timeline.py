@@ -75,7 +75,7 @@ def test_the_view_permission_shows_everyone(client: Client, root: User, bob: Use
     assert 'class="aa-stats"' in response.text
 
 
-def test_newest_first_grouped_by_day(client: Client, root: User) -> None:
+def test_newest_first_grouped_by_day(client: Client, root: User, midday: None) -> None:
     now = timezone.localtime()
     old = make_log(at=now - timedelta(days=40), entity_name="ancient")
     yesterday = make_log(at=now - timedelta(days=1), entity_name="from yesterday")
@@ -222,7 +222,9 @@ def test_templates_can_be_overridden(
     assert html.count("CUSTOM") == 2
 
 
-def test_indonesian_headings_and_times(client: Client, root: User, settings: Settings) -> None:
+def test_indonesian_headings_and_times(
+    client: Client, root: User, settings: Settings, midday: None
+) -> None:
     settings.LANGUAGE_CODE = "id"
     now = timezone.now()
     make_log(at=now - timedelta(hours=2, minutes=1))

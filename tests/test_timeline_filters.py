@@ -88,7 +88,7 @@ def test_actor(client: Client, root: User, mix: Mix) -> None:
     assert ids(client.get(URL, {"actor": " alice@example.com "})) == alice_logs
 
 
-def test_date_range(client: Client, root: User) -> None:
+def test_date_range(client: Client, root: User, midday: None) -> None:
     now = timezone.localtime()
     recent = make_logs(2, start=now - timedelta(minutes=1))
     week_old = make_logs(2, start=now - timedelta(days=7))
