@@ -4,13 +4,16 @@ from collections.abc import Iterator
 from datetime import UTC
 from typing import Unpack
 
+import crum
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 from pytest_django import Settings
 
+from autoaudit.actors import scopes
+from autoaudit.actors.request import current_request
 from autoaudit.tracking.registry import registry
 from tests.typing_support import M, Track, TrackOptions
 
@@ -19,6 +22,32 @@ from tests.typing_support import M, Track, TrackOptions
 def _fresh_cache() -> None:
     # The timeline caches dashboard counts and the entity list.
     cache.clear()
+
+
+def _shared_state() -> dict[str, object]:
+    """What one test could leave behind for the next (in this thread)."""
+    return {
+        "registered models": sorted(model._meta.label for model in registry.registered()),
+        "autoaudit.actor()": scopes.current_actor(),
+        "autoaudit.context()": dict(scopes.current_extra()),
+        "autoaudit.disabled()": scopes.is_disabled(),
+        "current request": current_request(),
+        "crum's current user": crum.get_current_user(),
+        "active language": translation.get_language(),
+        "active time zone": timezone.get_current_timezone_name(),
+    }
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_state() -> Iterator[None]:
+    """Fail the test that leaves shared state changed once its own fixtures
+    have cleaned up: a leak then shows in the test that causes it, not in
+    whichever test pytest-randomly happens to run next."""
+    before = _shared_state()
+    yield
+    after = _shared_state()
+    leaked = {key: (before[key], after[key]) for key in before if after[key] != before[key]}
+    assert not leaked, f"this test left shared state changed (before, after): {leaked}"
 
 
 @pytest.fixture
