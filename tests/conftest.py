@@ -1,14 +1,21 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from datetime import UTC
+from typing import Unpack
 
+import crum
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import models
+from django.utils import timezone, translation
+from pytest_django import Settings
 
+from autoaudit.actors import scopes
+from autoaudit.actors.request import current_request
 from autoaudit.tracking.registry import registry
+from tests.typing_support import M, Track, TrackOptions
 
 
 @pytest.fixture(autouse=True)
@@ -17,12 +24,38 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
+def _shared_state() -> dict[str, object]:
+    """What one test could leave behind for the next (in this thread)."""
+    return {
+        "registered models": sorted(model._meta.label for model in registry.registered()),
+        "autoaudit.actor()": scopes.current_actor(),
+        "autoaudit.context()": dict(scopes.current_extra()),
+        "autoaudit.disabled()": scopes.is_disabled(),
+        "current request": current_request(),
+        "crum's current user": crum.get_current_user(),
+        "active language": translation.get_language(),
+        "active time zone": timezone.get_current_timezone_name(),
+    }
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_state() -> Iterator[None]:
+    """Fail the test that leaves shared state changed once its own fixtures
+    have cleaned up: a leak then shows in the test that causes it, not in
+    whichever test pytest-randomly happens to run next."""
+    before = _shared_state()
+    yield
+    after = _shared_state()
+    leaked = {key: (before[key], after[key]) for key in before if after[key] != before[key]}
+    assert not leaked, f"this test left shared state changed (before, after): {leaked}"
+
+
 @pytest.fixture
-def track() -> Iterator[Callable[..., type[models.Model]]]:
+def track() -> Iterator[Track]:
     """Register models for one test; everything is unregistered afterwards."""
     added: list[type[models.Model]] = []
 
-    def _track(model: type[models.Model], **options: Any) -> type[models.Model]:
+    def _track(model: type[M], /, **options: Unpack[TrackOptions]) -> type[M]:
         registry.register(model, **options)
         added.append(model)
         return model
@@ -31,6 +64,15 @@ def track() -> Iterator[Callable[..., type[models.Model]]]:
     for model in reversed(added):
         if registry.is_registered(model):
             registry.unregister(model)
+
+
+@pytest.fixture
+def midday(settings: Settings) -> None:
+    """Make it about noon where the test runs (``TIME_ZONE`` an ``Etc/GMT``
+    zone picked for it): "today" then reaches hours back and stays clear of
+    midnight, whatever time the suite runs at."""
+    offset = 12 - timezone.now().astimezone(UTC).hour  # -11 .. 12 hours east of UTC
+    settings.TIME_ZONE = f"Etc/GMT{-offset:+d}"  # (the Etc/GMT signs are inverted)
 
 
 # -- users the UI tests share (a test module may override one) ----------------

@@ -8,6 +8,7 @@ URLconf) with ``ActivityLog`` and a tracked ``Product`` whose admin uses
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib import admin
@@ -15,24 +16,34 @@ from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import path, reverse
+from pytest_django import Settings
 
 import autoaudit
 from autoaudit.admin import ActivityHistoryMixin, ActivityLogAdmin
 from autoaudit.models import ActivityLog
 from tests.testapp.models import Product, StringKeyItem
+from tests.typing_support import Track
 from tests.ui_factories import login, make_log, make_logs
 
 site = admin.AdminSite(name="audit_admin")
 site.register(ActivityLog, ActivityLogAdmin)
 
 
+if TYPE_CHECKING:
+    _ProductAdminBase = admin.ModelAdmin[Product]
+    _StringKeyItemAdminBase = admin.ModelAdmin[StringKeyItem]
+else:
+    # ModelAdmin is generic only for type checkers (django-stubs).
+    _ProductAdminBase = _StringKeyItemAdminBase = admin.ModelAdmin
+
+
 @admin.register(Product, site=site)
-class ProductAdmin(ActivityHistoryMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ProductAdmin(ActivityHistoryMixin, _ProductAdminBase):
     pass
 
 
 @admin.register(StringKeyItem, site=site)
-class StringKeyItemAdmin(ActivityHistoryMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class StringKeyItemAdmin(ActivityHistoryMixin, _StringKeyItemAdminBase):
     pass
 
 
@@ -150,7 +161,7 @@ def test_the_diff_is_a_table(client: Client, root: User) -> None:
     assert '<pre class="aa-json">' in html and "sess_1" in html
 
 
-def test_link_to_the_target_when_it_exists(client: Client, root: User, track) -> None:
+def test_link_to_the_target_when_it_exists(client: Client, root: User, track: Track) -> None:
     track(Product)
     track(StringKeyItem)
     with autoaudit.actor(user=root):
@@ -173,7 +184,7 @@ def test_link_to_the_target_when_it_exists(client: Client, root: User, track) ->
 # The ActivityHistoryMixin --------------------------------------------------------
 
 
-def test_activity_page(client: Client, root: User, clerk: User, track) -> None:
+def test_activity_page(client: Client, root: User, clerk: User, track: Track) -> None:
     track(Product)
     with autoaudit.actor(user=root):
         product = Product.objects.create(name="Laptop", price="10.00")
@@ -199,7 +210,7 @@ def test_activity_page(client: Client, root: User, clerk: User, track) -> None:
     assert "Only your own activity is shown." in html
 
 
-def test_activity_page_permissions_and_odd_keys(client: Client, root: User, track) -> None:
+def test_activity_page_permissions_and_odd_keys(client: Client, root: User, track: Track) -> None:
     track(StringKeyItem)
     with autoaudit.actor(user=root):
         item = StringKeyItem.objects.create(code="a/b c_1?", name="Odd")
@@ -213,7 +224,7 @@ def test_activity_page_permissions_and_odd_keys(client: Client, root: User, trac
     assert client.get(url).status_code == 403
 
 
-def test_activity_page_pages(client: Client, root: User, settings) -> None:
+def test_activity_page_pages(client: Client, root: User, settings: Settings) -> None:
     settings.AUTOAUDIT = {"PAGE_SIZE": 2}
     product = Product.objects.create(name="Paged")
     make_logs(5, computed_entity="testapp.Product", entity_pk=str(product.pk))

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
+from pytest_django import Settings
 
 from autoaudit.lifecycle import archive as archive_module
 from autoaudit.lifecycle.archive import TRAILER_KEY, ArchiveError, verify_archive
-from autoaudit.lifecycle.export import FIELDS
+from autoaudit.lifecycle.export import FIELDS, to_json_line
 from autoaudit.models import ActivityLog
 from tests.test_privacy_support import deletes, log_queries, make_log
 
@@ -65,10 +66,11 @@ def test_archives_verifies_prints_the_path_then_deletes(tmp_path: Path) -> None:
     assert "Deleted 5 archived rows." in err
     assert sorted(ActivityLog.objects.values_list("id", flat=True)) == news
     info = verify_archive(path)
+    assert info.first is not None and info.last is not None
     assert (info.rows, info.first[:10], info.last[:10]) == (5, first, last)
 
 
-def test_deletes_in_batches(tmp_path: Path, settings: Any) -> None:
+def test_deletes_in_batches(tmp_path: Path, settings: Settings) -> None:
     settings.AUTOAUDIT = {"PRUNE_BATCH_SIZE": 2}
     old_and_new(old=5, new=1)
     with log_queries() as queries:
@@ -77,7 +79,7 @@ def test_deletes_in_batches(tmp_path: Path, settings: Any) -> None:
     assert ActivityLog.objects.count() == 1
 
 
-def test_uses_archive_dir_setting(tmp_path: Path, settings: Any) -> None:
+def test_uses_archive_dir_setting(tmp_path: Path, settings: Settings) -> None:
     settings.AUTOAUDIT = {"ARCHIVE_DIR": str(tmp_path)}
     old_and_new(old=1)
     out, _err = archive("--older-than", "30")
@@ -187,7 +189,7 @@ def test_disk_full_half_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_interrupted_half_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     olds, news = old_and_new()
-    original = archive_module.to_json_line
+    original = to_json_line  # what the archive module imported
     written = {"rows": 0}
 
     def interrupt_after_two(row: dict[str, Any]) -> str:
@@ -250,7 +252,7 @@ def test_publish_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     def no_links(src: Any, dst: Any) -> None:
         raise OSError(1, "Operation not permitted")
 
-    monkeypatch.setattr(archive_module.os, "link", no_links)
+    monkeypatch.setattr(os, "link", no_links)  # the archive module's os
     make_log(days_ago=400)
     out, _err = archive("--older-than", "365", "--output-dir", str(tmp_path))
     assert files(tmp_path) == [Path(out.strip()).name]

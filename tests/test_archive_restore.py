@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from pytest_django import Settings
 
 from autoaudit.lifecycle.archive import ArchiveError
 from autoaudit.lifecycle.export import FIELDS
@@ -127,7 +128,7 @@ def test_new_logs_after_restoring_high_ids(tmp_path: Path) -> None:
 
 
 # -- corrupt archives: a clear error, nothing loaded --------------------------------
-def _record(pk: int, **fields: Any) -> dict[str, Any]:
+def _record(pk: int | str, **fields: Any) -> dict[str, Any]:  # a str makes a bad record
     record: dict[str, Any] = dict.fromkeys(FIELDS)
     record.update(
         id=pk,
@@ -242,7 +243,7 @@ def test_a_row_the_database_rejects_rolls_everything_back(tmp_path: Path) -> Non
         restore(str(path))
 
 
-def test_naive_and_aware_times(tmp_path: Path, settings: Any) -> None:
+def test_naive_and_aware_times(tmp_path: Path, settings: Settings) -> None:
     path = _write(tmp_path, [_record(1, created_at="2023-01-05T10:00:00")])
     restore(str(path))
     assert ActivityLog.objects.get().created_at.isoformat() == "2023-01-05T10:00:00+00:00"

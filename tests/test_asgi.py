@@ -23,6 +23,7 @@ from autoaudit.actors.resolve import session_id
 from autoaudit.models import ActivityLog
 from tests.asgi_support import Response, asgi_request, run_async
 from tests.testapp.models import Product
+from tests.typing_support import Track
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,7 +100,7 @@ async def _fire(app: Callable[..., Any], actors: list[dict[str, Any]]) -> list[R
     return list(await asyncio.gather(*calls))
 
 
-def test_concurrent_async_requests_are_attributed_to_their_own_actor(track: Any) -> None:
+def test_concurrent_async_requests_are_attributed_to_their_own_actor(track: Track) -> None:
     track(Product)
     actors = _actors()
     app = get_asgi_application()
@@ -127,7 +128,7 @@ def test_concurrent_async_requests_are_attributed_to_their_own_actor(track: Any)
     assert crum.get_current_request() is None
 
 
-def test_no_state_leaks_after_an_async_view_raises(track: Any) -> None:
+def test_no_state_leaks_after_an_async_view_raises(track: Track) -> None:
     track(Product)
     app = get_asgi_application()
 
@@ -143,7 +144,7 @@ def test_no_state_leaks_after_an_async_view_raises(track: Any) -> None:
     assert log.actor_type == "guest"
 
 
-def test_sync_view_under_asgi_is_attributed(track: Any) -> None:
+def test_sync_view_under_asgi_is_attributed(track: Track) -> None:
     track(Product)
     user = get_user_model()._default_manager.create_user("sync", "sync@example.com", "x")
     session = _session_cookie(user)

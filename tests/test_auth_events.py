@@ -14,7 +14,7 @@ from django.contrib.auth import (
     authenticate,
     get_user_model,
 )
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.serializers.json import DjangoJSONEncoder
 from django.forms.models import model_to_dict
@@ -32,7 +32,7 @@ WRONG = "hunter2-very-secret"
 
 
 @pytest.fixture
-def user() -> Any:
+def user() -> User:
     return get_user_model()._default_manager.create_user(
         "john", "john@example.com", PASSWORD, first_name="John", last_name="Doe"
     )
@@ -42,7 +42,7 @@ def _row_text(log: ActivityLog) -> str:
     return json.dumps(model_to_dict(log), cls=DjangoJSONEncoder, default=str)
 
 
-def test_login_is_logged(user: Any) -> None:
+def test_login_is_logged(user: User) -> None:
     client = Client(REMOTE_ADDR="198.51.100.7")
     response = client.post("/actors/login/", {"username": "john", "password": PASSWORD})
     assert response.status_code == 200
@@ -65,7 +65,7 @@ def test_login_is_logged(user: Any) -> None:
     assert PASSWORD not in _row_text(log)
 
 
-def test_logout_is_logged(user: Any) -> None:
+def test_logout_is_logged(user: User) -> None:
     client = Client()
     client.force_login(user)
     client.post("/actors/logout/")
@@ -78,7 +78,7 @@ def test_logout_without_a_user_logs_nothing() -> None:
     assert not ActivityLog.objects.exists()
 
 
-def test_failed_login_records_the_username_and_no_credential(user: Any) -> None:
+def test_failed_login_records_the_username_and_no_credential(user: User) -> None:
     client = Client(REMOTE_ADDR="203.0.113.66")
     response = client.post("/actors/login/", {"username": "john", "password": WRONG})
     assert response.status_code == 401
@@ -129,7 +129,7 @@ def test_attempted_username_reads_only_username_keys() -> None:
 
 
 @pytest.mark.parametrize("off", ["login", "logout", "login_failed"])
-def test_each_event_can_be_switched_off(user: Any, off: str) -> None:
+def test_each_event_can_be_switched_off(user: User, off: str) -> None:
     events = [name for name in ("login", "logout", "login_failed") if name != off]
     with override_settings(AUTOAUDIT={"AUTH_EVENTS": events}):
         client = Client()
@@ -141,7 +141,7 @@ def test_each_event_can_be_switched_off(user: Any, off: str) -> None:
 
 
 @override_settings(AUTOAUDIT={"AUTH_EVENTS": []})
-def test_empty_list_logs_no_auth_event(user: Any) -> None:
+def test_empty_list_logs_no_auth_event(user: User) -> None:
     client = Client()
     client.post("/actors/login/", {"username": "john", "password": WRONG})
     client.login(username="john", password=PASSWORD)
@@ -149,7 +149,7 @@ def test_empty_list_logs_no_auth_event(user: Any) -> None:
     assert not ActivityLog.objects.exists()
 
 
-def test_disabled_logs_no_auth_event(user: Any) -> None:
+def test_disabled_logs_no_auth_event(user: User) -> None:
     with autoaudit.disabled():
         Client().login(username="john", password=PASSWORD)
         authenticate(username="john", password=WRONG)
@@ -157,7 +157,7 @@ def test_disabled_logs_no_auth_event(user: Any) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_async_login_and_logout(user: Any) -> None:
+def test_async_login_and_logout(user: User) -> None:
     async def run() -> None:
         request = RequestFactory().post("/", REMOTE_ADDR="198.51.100.9")
         request.session = SessionStore()

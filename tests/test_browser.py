@@ -13,12 +13,13 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
+from pytest_django.live_server_helper import LiveServer
 
 import autoaudit
 from autoaudit.models import ActivityLog
@@ -28,11 +29,13 @@ from tests.ui_factories import make_logs, seed_showcase
 pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
 
 
-Page = Any  # playwright.sync_api.Page
+if TYPE_CHECKING:
+    # imported where needed at run time: collecting needs no Playwright
+    from playwright.sync_api import Browser, Page
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls
@@ -52,7 +55,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def open_as(browser: Any, live_server: Any) -> Iterator[Callable[..., Page]]:
+def open_as(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Page]]:
     """``open_as(user, path, width=1280, dark=False, javascript=True)``: a
     page logged in as ``user`` (a session cookie, no login form)."""
     contexts = []
@@ -201,7 +204,7 @@ def test_a_filter_narrows_the_results(open_as: Callable[..., Page], root: User) 
 
 
 def test_a_user_cannot_see_other_users_entries(
-    open_as: Callable[..., Page], root: User, bob: User, live_server: Any
+    open_as: Callable[..., Page], root: User, bob: User, live_server: LiveServer
 ) -> None:
     theirs = make_logs(80, user=root, entity_name="Secret of Alice")
     theirs += make_logs(10, actor_identifier="jane@example.com", entity_name="Secret of Jane")

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,6 +23,10 @@ from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, needs_ch
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE = ROOT / "example_project" / "manage.py"
+
+if TYPE_CHECKING:
+    # imported where needed at run time: collecting needs no Playwright
+    from playwright.sync_api import Browser, Page
 
 pytestmark = needs_chromium
 
@@ -74,7 +78,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -83,7 +87,7 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def _logged_in(browser: Any, shop: str, username: str, width: int = 1280) -> Any:
+def _logged_in(browser: Browser, shop: str, username: str, width: int = 1280) -> Page:
     context = browser.new_context(viewport={"width": width, "height": 900}, base_url=shop)
     page = context.new_page()
     page.goto("/accounts/login/?next=/activity/")
@@ -94,7 +98,7 @@ def _logged_in(browser: Any, shop: str, username: str, width: int = 1280) -> Any
     return page
 
 
-def test_staff_timeline_of_the_demo(browser: Any, shop: str) -> None:
+def test_staff_timeline_of_the_demo(browser: Browser, shop: str) -> None:
     page = _logged_in(browser, shop, "admin")
     headings = page.locator(".aa-day-heading").all_inner_texts()
     assert len(headings) >= 3, headings  # the demo spreads over ten days
@@ -112,7 +116,7 @@ def test_staff_timeline_of_the_demo(browser: Any, shop: str) -> None:
     page.context.close()
 
 
-def test_phone_width_and_a_customer_sees_only_their_own(browser: Any, shop: str) -> None:
+def test_phone_width_and_a_customer_sees_only_their_own(browser: Browser, shop: str) -> None:
     page = _logged_in(browser, shop, "john", width=390)
     names = {text.strip() for text in page.locator(".aa-actor-name").all_inner_texts()}
     assert names == {"John Doe"}, names

@@ -7,13 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection, models
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
+from pytest_django import Settings
 
 import autoaudit
 from autoaudit.models import ActivityLog
 from tests.testapp.models import Category, Product, Untracked
+from tests.typing_support import Track
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +43,7 @@ class ActiveQuerySet(models.QuerySet[Product]):
         return self.filter(is_active=True)
 
 
-def test_queryset_update_logs_each_changed_row(track) -> None:
+def test_queryset_update_logs_each_changed_row(track: Track) -> None:
     track(Product)
     make(5)
     ActivityLog.objects.all().delete()
@@ -58,7 +61,7 @@ def test_queryset_update_logs_each_changed_row(track) -> None:
 
 
 @pytest.mark.parametrize("rows", [1, 10, 200])
-def test_queryset_update_query_count_is_constant(track, rows: int) -> None:
+def test_queryset_update_query_count_is_constant(track: Track, rows: int) -> None:
     track(Product)
     make(rows)
     base = own(lambda: Product.objects.update(description="a"))
@@ -67,7 +70,7 @@ def test_queryset_update_query_count_is_constant(track, rows: int) -> None:
     assert ActivityLog.objects.filter(action="update").count() == rows
 
 
-def test_queryset_update_with_expression_logs_real_numbers(track) -> None:
+def test_queryset_update_with_expression_logs_real_numbers(track: Track) -> None:
     track(Product)
     make(3)
     ActivityLog.objects.all().delete()
@@ -81,19 +84,16 @@ def test_queryset_update_with_expression_logs_real_numbers(track) -> None:
     ]
 
 
-def test_update_of_values_queryset_and_custom_queryset(track) -> None:
+def test_update_of_values_queryset_and_custom_queryset(track: Track) -> None:
     track(Product)
     make(3)
     ActivityLog.objects.all().delete()
     Product.objects.filter(stock=1).values("name").update(stock=7)
-    manager = ActiveQuerySet.as_manager()
-    manager.model = Product
-    manager.name = "active_objects"
-    manager.get_queryset().active().filter(stock=2).update(stock=8)
+    ActiveQuerySet(model=Product).active().filter(stock=2).update(stock=8)
     assert sorted(log.new_values["stock"] for log in ActivityLog.objects.all()) == [7, 8]
 
 
-def test_fk_given_as_an_instance(track) -> None:
+def test_fk_given_as_an_instance(track: Track) -> None:
     track(Product)
     make(1)
     category = Category.objects.create(name="c")
@@ -103,7 +103,7 @@ def test_fk_given_as_an_instance(track) -> None:
     assert log.new_values == {"category": category.pk}
 
 
-def test_bulk_create_logs_each_row_with_one_insert(track) -> None:
+def test_bulk_create_logs_each_row_with_one_insert(track: Track) -> None:
     track(Product)
     base = own(lambda: make(50, tag="a"))
     assert queries(lambda: make(50, tag="b")) == base + 1
@@ -113,7 +113,7 @@ def test_bulk_create_logs_each_row_with_one_insert(track) -> None:
         assert all(log.entity_pk is not None for log in logs)
 
 
-def test_bulk_update_logs_changed_rows(track) -> None:
+def test_bulk_update_logs_changed_rows(track: Track) -> None:
     track(Product)
     products = make(20)
     ActivityLog.objects.all().delete()
@@ -130,14 +130,14 @@ def test_bulk_update_logs_changed_rows(track) -> None:
     assert all(log.new_values["stock"] == log.old_values["stock"] + 1 for log in logs)
 
 
-def test_bulk_false_passes_through(track) -> None:
+def test_bulk_false_passes_through(track: Track) -> None:
     track(Product, bulk=False)
     make(3)
     assert queries(lambda: Product.objects.update(stock=5)) == 1
     assert ActivityLog.objects.count() == 0
 
 
-def test_disabled_and_untracked_pass_through(track) -> None:
+def test_disabled_and_untracked_pass_through(track: Track) -> None:
     track(Product)
     with autoaudit.disabled():
         make(3)
@@ -147,7 +147,7 @@ def test_disabled_and_untracked_pass_through(track) -> None:
     assert ActivityLog.objects.count() == 0
 
 
-def test_bulk_update_does_not_log_twice(track) -> None:
+def test_bulk_update_does_not_log_twice(track: Track) -> None:
     track(Product)
     products = make(3)
     ActivityLog.objects.all().delete()
@@ -158,7 +158,7 @@ def test_bulk_update_does_not_log_twice(track) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_bulk_operations_commit_once_in_autocommit(track) -> None:
+def test_bulk_operations_commit_once_in_autocommit(track: Track) -> None:
     track(Product)
     with CaptureQueriesContext(connection) as context:
         make(5)
@@ -183,7 +183,7 @@ def _log_fields(log: ActivityLog) -> dict[str, Any]:
     }
 
 
-def test_bulk_logs_hold_what_single_saves_log(track, django_user_model) -> None:
+def test_bulk_logs_hold_what_single_saves_log(track: Track, django_user_model: type[User]) -> None:
     """The bulk insert (COPY on PostgreSQL) stores every value as a single
     save's INSERT does: escapes, JSON, NULLs, the user FK and the IP."""
     track(Product)
@@ -214,7 +214,7 @@ def test_bulk_logs_hold_what_single_saves_log(track, django_user_model) -> None:
     assert first.entity_pk == str(single.pk)
 
 
-def test_many_rows_still_take_one_insert(track) -> None:
+def test_many_rows_still_take_one_insert(track: Track) -> None:
     track(Product)
     base = own(lambda: make(2500, tag="a"))
     with CaptureQueriesContext(connection) as context:
@@ -248,7 +248,9 @@ def rejected_log_rows(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("operation", ["bulk_create", "update", "bulk_update"])
-def test_a_rejected_bulk_log_undoes_the_bulk_change(track, rejected_log_rows, operation) -> None:
+def test_a_rejected_bulk_log_undoes_the_bulk_change(
+    track: Track, rejected_log_rows: None, operation: str
+) -> None:
     from django.db import DatabaseError
 
     track(Product)
@@ -268,7 +270,7 @@ def test_a_rejected_bulk_log_undoes_the_bulk_change(track, rejected_log_rows, op
     assert ActivityLog.objects.count() == 0
 
 
-def test_queryset_delete_inserts_its_logs_together(track) -> None:
+def test_queryset_delete_inserts_its_logs_together(track: Track) -> None:
     """One log INSERT per delete, however many objects (cascades included)."""
     track(Product)
     category = Category.objects.create(name="c")
@@ -298,7 +300,7 @@ def test_queryset_delete_inserts_its_logs_together(track) -> None:
     ) == ["x", "y", "z"]
 
 
-def test_single_delete_still_one_insert(track) -> None:
+def test_single_delete_still_one_insert(track: Track) -> None:
     track(Product)
     product = Product.objects.create(name="one", sku="one")
     with CaptureQueriesContext(connection) as context:
@@ -311,7 +313,9 @@ def test_single_delete_still_one_insert(track) -> None:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("how_many", [1, 3])
-def test_a_rejected_delete_log_undoes_the_delete(track, rejected_log_rows, how_many) -> None:
+def test_a_rejected_delete_log_undoes_the_delete(
+    track: Track, rejected_log_rows: None, how_many: int
+) -> None:
     from django.db import DatabaseError
 
     track(Product)
@@ -327,7 +331,9 @@ def test_a_rejected_delete_log_undoes_the_delete(track, rejected_log_rows, how_m
 
 
 @pytest.mark.django_db(transaction=True)
-def test_delete_logs_with_on_error_log_keep_the_delete(track, settings, caplog) -> None:
+def test_delete_logs_with_on_error_log_keep_the_delete(
+    track: Track, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     import logging
 
     from tests.test_transactions import failing_log_inserts
@@ -342,7 +348,9 @@ def test_delete_logs_with_on_error_log_keep_the_delete(track, settings, caplog) 
     assert len([r for r in caplog.records if "could not write" in r.getMessage()]) == 3
 
 
-def test_bulk_logs_fall_back_to_executemany_without_copy(track, monkeypatch) -> None:
+def test_bulk_logs_fall_back_to_executemany_without_copy(
+    track: Track, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """PostgreSQL through a driver without ``cursor.copy()`` (psycopg2), like
     SQLite and MySQL, gets one ``executemany`` INSERT."""
     try:

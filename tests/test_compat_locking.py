@@ -11,6 +11,7 @@ asserts the same outcome.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -19,6 +20,7 @@ from django.db.models import F
 from autoaudit.models import ActivityLog
 from tests.compat_support import TRACKING, outcome
 from tests.testapp.models import Basket, BasketItem, Book, Product, Shelf, Tag
+from tests.typing_support import Track
 
 #: Inside the test's transaction, and in autocommit (where each tracked
 #: write opens its own transaction).
@@ -38,7 +40,9 @@ INVALID_PK = "Field 'id' expected a number but got 'invalid'."
 @TRACKING
 @pytest.mark.django_db
 @pytest.mark.parametrize("side", ["forward", "reverse"])
-def test_m2m_remove_after_a_failed_add_in_one_transaction(track, tracked: bool, side: str) -> None:
+def test_m2m_remove_after_a_failed_add_in_one_transaction(
+    track: Track, tracked: bool, side: str
+) -> None:
     """``add("invalid")`` raises ``ValueError`` inside Django's
     ``atomic(savepoint=False)``, which marks the surrounding transaction for
     rollback. ``remove("invalid")`` then raises Django's ``ValueError`` too:
@@ -53,9 +57,9 @@ def test_m2m_remove_after_a_failed_add_in_one_transaction(track, tracked: bool, 
     manager = product.tags if side == "forward" else tag.products
     with transaction.atomic():
         with pytest.raises(ValueError, match=re.escape(INVALID_PK)):
-            manager.add("invalid")
+            manager.add("invalid")  # type: ignore[arg-type]  # an invalid key, on purpose
         assert transaction.get_rollback()  # Django marked it
-        result = outcome(lambda: manager.remove("invalid"))
+        result = outcome(lambda: manager.remove("invalid"))  # type: ignore[arg-type]  # on purpose
         assert result == ("ValueError", INVALID_PK)
     assert list(product.tags.all()) == [tag]  # the savepoint rolled back; nothing changed
     assert not ActivityLog.objects.filter(action="update").exists()
@@ -63,7 +67,7 @@ def test_m2m_remove_after_a_failed_add_in_one_transaction(track, tracked: bool, 
 
 @TRACKING
 @pytest.mark.django_db
-def test_m2m_remove_of_an_invalid_value(track, tracked: bool) -> None:
+def test_m2m_remove_of_an_invalid_value(track: Track, tracked: bool) -> None:
     """The same ``remove("invalid")`` in a healthy transaction: Django's ``ValueError``."""
     product = Product.objects.create(name="p")
     tag = Tag.objects.create(name="t")
@@ -71,7 +75,8 @@ def test_m2m_remove_of_an_invalid_value(track, tracked: bool) -> None:
     if tracked:
         track(Product, m2m_fields=["tags"])
     with transaction.atomic():
-        assert outcome(lambda: product.tags.remove("invalid")) == ("ValueError", INVALID_PK)
+        invalid: Any = "invalid"  # a key of the wrong type, on purpose
+        assert outcome(lambda: product.tags.remove(invalid)) == ("ValueError", INVALID_PK)
     product.tags.remove(tag)  # and the next change works and is logged
     assert list(product.tags.all()) == []
     logs = ActivityLog.objects.filter(action="update")
@@ -93,7 +98,9 @@ def _book_logs() -> list[tuple[str, str | None, object, object]]:
 
 @TRACKING
 @MODES
-def test_writes_of_a_model_ordered_across_a_nullable_fk(track, tracked: bool, mode: str) -> None:
+def test_writes_of_a_model_ordered_across_a_nullable_fk(
+    track: Track, tracked: bool, mode: str
+) -> None:
     shelf = Shelf.objects.create(name="A")
     shelved = Book.objects.create(title="shelved", shelf=shelf, copies=1)
     loose = Book.objects.create(title="loose", copies=1)  # shelf is NULL
@@ -132,7 +139,7 @@ def _basket_logs() -> list[tuple[str, str | None, object, object]]:
 @TRACKING
 @MODES
 def test_writes_of_a_model_whose_base_manager_annotates_an_aggregate(
-    track, tracked: bool, mode: str
+    track: Track, tracked: bool, mode: str
 ) -> None:
     full = Basket.objects.create(label="full", total=1)
     empty = Basket.objects.create(label="empty", total=1)
@@ -146,9 +153,11 @@ def test_writes_of_a_model_whose_base_manager_annotates_an_aggregate(
     empty.refresh_from_db()
     full.total, empty.total = 3, 6
     assert Basket.objects.bulk_update([full, empty], ["total"]) == 2
-    assert Basket.objects.filter(item_count=0).update(total=7) == 1
+    # item_count: the base manager's annotation (the stubs know only fields)
+    assert Basket.objects.filter(item_count=0).update(total=7) == 1  # type: ignore[misc]
     assert Basket.objects.values("label").filter(label="full").update(total=8) == 1
-    assert sorted(Basket.objects.values_list("label", "total", "item_count")) == [
+    rows = Basket.objects.values_list("label", "total", "item_count")  # type: ignore[misc]
+    assert sorted(rows) == [
         ("empty", 7, 0),
         ("full", 8, 1),
     ]

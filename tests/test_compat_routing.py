@@ -22,6 +22,7 @@ import autoaudit
 from autoaudit.models import ActivityLog
 from tests.compat_support import TRACKING
 from tests.testapp.models import Product
+from tests.typing_support import Track
 
 DATABASES = ["default", "other"]
 
@@ -80,7 +81,7 @@ def _logs(alias: str, action: str) -> list[ActivityLog]:
 @TRACKING
 @MODES
 def test_queryset_update_uses_the_write_database(
-    track, replica_router: None, tracked: bool, mode: str
+    track: Track, replica_router: None, tracked: bool, mode: str
 ) -> None:
     products = _primary_and_replica(1, 2)
     if tracked:
@@ -103,7 +104,7 @@ def test_queryset_update_uses_the_write_database(
 @TRACKING
 @MODES
 def test_bulk_update_uses_the_write_database(
-    track, replica_router: None, tracked: bool, mode: str
+    track: Track, replica_router: None, tracked: bool, mode: str
 ) -> None:
     products = _primary_and_replica(1, 2)
     if tracked:
@@ -126,7 +127,7 @@ def test_bulk_update_uses_the_write_database(
 @TRACKING
 @MODES
 def test_bulk_create_logs_on_the_write_database(
-    track, replica_router: None, tracked: bool, mode: str
+    track: Track, replica_router: None, tracked: bool, mode: str
 ) -> None:
     if tracked:
         track(Product)
@@ -146,7 +147,7 @@ def test_bulk_create_logs_on_the_write_database(
 @TRACKING
 @pytest.mark.django_db(transaction=True, databases=DATABASES)
 def test_logged_in_user_changes_rows_on_another_database(
-    track, other_router: None, alice: User, tracked: bool
+    track: Track, other_router: None, alice: User, tracked: bool
 ) -> None:
     """The user lives on "default", the product on "other". Django never
     joins the two; the log of the change is written with the change (on

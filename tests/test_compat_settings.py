@@ -19,10 +19,12 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.test.utils import override_settings
+from pytest_django import Settings
 
 from autoaudit.models import ActivityLog
 from tests.compat_support import TRACKING
 from tests.testapp.models import Member, Product
+from tests.typing_support import Track
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def member() -> Iterator[Member]:
     with override_settings(AUTH_USER_MODEL="testapp.Member"):
-        assert get_user_model() is Member
+        assert get_user_model() is Member  # type: ignore[comparison-overlap]  # swapped at run time
         yield _member()
 
 
@@ -45,7 +47,9 @@ def _member() -> Member:
 
 
 @pytest.mark.parametrize("auth_events", [True, False], ids=["auth-events", "no-auth-events"])
-def test_login_with_a_swapped_user_model(member: Member, settings, auth_events: bool) -> None:
+def test_login_with_a_swapped_user_model(
+    member: Member, settings: Settings, auth_events: bool
+) -> None:
     # With AUTH_EVENTS off autoaudit stays out of the login: Django's behaviour.
     settings.AUTOAUDIT = {} if auth_events else {"AUTH_EVENTS": []}
     client = Client()
@@ -66,13 +70,13 @@ def test_login_with_a_swapped_user_model(member: Member, settings, auth_events: 
 
 @TRACKING
 def test_tracked_write_by_a_swapped_user_model(
-    track, member: Member, settings, tracked: bool
+    track: Track, member: Member, settings: Settings, tracked: bool
 ) -> None:
     settings.AUTOAUDIT = {"AUTH_EVENTS": []}  # the login itself is the other test's
     if tracked:
         track(Product)
     client = Client()
-    client.force_login(member)
+    client.force_login(member)  # type: ignore[arg-type]  # the swapped user model
     response = client.post("/actors/sync-create/", {"name": "by-mia"})
     assert response.status_code == 200
     product = Product.objects.get(pk=response.json()["pk"])
@@ -95,7 +99,7 @@ def test_tracked_write_by_a_swapped_user_model(
 # Not parametrized over tracked/untracked: with autoaudit installed the
 # override fails whether or not a model is registered. Django's own
 # behaviour (autoaudit not installed) is pinned by the subprocess test below.
-def test_empty_secret_key_until_it_is_used(track) -> None:
+def test_empty_secret_key_until_it_is_used(track: Track) -> None:
     track(Product)
     with override_settings(SECRET_KEY=""):
         product = Product.objects.create(name="keyless")
@@ -129,6 +133,7 @@ if not {with_autoaudit}:
 settings.configure(**options)
 
 import django
+from tests.typing_support import Track
 
 django.setup()
 print("set up")

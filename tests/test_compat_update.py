@@ -7,6 +7,8 @@ asserts the same outcome.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import FieldDoesNotExist, FieldError
 from django.db import IntegrityError, connection, transaction
@@ -16,6 +18,7 @@ from django.db.models.functions import Concat
 from autoaudit.models import ActivityLog
 from tests.compat_support import TRACKING, outcome
 from tests.testapp.models import Category, Product, Seat, Tag
+from tests.typing_support import Track
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +40,7 @@ def _update_logs() -> list[ActivityLog]:
 
 # -- cause 2: the caller's query shape reaches Django's update() -----------------
 @TRACKING
-def test_update_from_an_annotation(track, tracked: bool) -> None:
+def test_update_from_an_annotation(track: Track, tracked: bool) -> None:
     products = _products(1, 2, 3)
     if tracked:
         track(Product)
@@ -55,7 +58,7 @@ def test_update_from_an_annotation(track, tracked: bool) -> None:
 
 
 @TRACKING
-def test_update_from_an_alias(track, tracked: bool) -> None:
+def test_update_from_an_alias(track: Track, tracked: bool) -> None:
     _products(1, 2)
     if tracked:
         track(Product)
@@ -68,7 +71,7 @@ def test_update_from_an_alias(track, tracked: bool) -> None:
 
 
 @TRACKING
-def test_update_from_a_text_annotation(track, tracked: bool) -> None:
+def test_update_from_a_text_annotation(track: Track, tracked: bool) -> None:
     _products(1)
     if tracked:
         track(Product)
@@ -81,7 +84,7 @@ def test_update_from_a_text_annotation(track, tracked: bool) -> None:
 
 
 @TRACKING
-def test_update_ordered_by_an_aggregate_raises_djangos_error(track, tracked: bool) -> None:
+def test_update_ordered_by_an_aggregate_raises_djangos_error(track: Track, tracked: bool) -> None:
     _products(1, 2)
     if tracked:
         track(Product)
@@ -94,7 +97,7 @@ def test_update_ordered_by_an_aggregate_raises_djangos_error(track, tracked: boo
 
 
 @TRACKING
-def test_update_referencing_an_aggregate_raises_djangos_error(track, tracked: bool) -> None:
+def test_update_referencing_an_aggregate_raises_djangos_error(track: Track, tracked: bool) -> None:
     _products(1, 2)
     if tracked:
         track(Product)
@@ -106,7 +109,9 @@ def test_update_referencing_an_aggregate_raises_djangos_error(track, tracked: bo
 
 
 @TRACKING
-def test_update_referencing_a_joined_annotation_raises_djangos_error(track, tracked: bool) -> None:
+def test_update_referencing_a_joined_annotation_raises_djangos_error(
+    track: Track, tracked: bool
+) -> None:
     category = Category.objects.create(name="tools")
     Product.objects.create(name="p", category=category)
     if tracked:
@@ -119,7 +124,7 @@ def test_update_referencing_a_joined_annotation_raises_djangos_error(track, trac
 
 
 @TRACKING
-def test_update_of_a_queryset_annotated_with_an_aggregate(track, tracked: bool) -> None:
+def test_update_of_a_queryset_annotated_with_an_aggregate(track: Track, tracked: bool) -> None:
     # On PostgreSQL the aggregate must not reach a SELECT ... FOR UPDATE
     # ("FOR UPDATE is not allowed with GROUP BY clause").
     products = _products(1, 2, 3)
@@ -133,12 +138,13 @@ def test_update_of_a_queryset_annotated_with_an_aggregate(track, tracked: bool) 
     assert _stocks() == [1, 0, 0]
     if tracked:
         stock_logs = [log for log in _update_logs() if "stock" in log.changed_fields]
-        assert sorted(log.entity_id for log in stock_logs) == [products[1].pk, products[2].pk]
+        ids = sorted(log.entity_id for log in stock_logs if log.entity_id is not None)
+        assert ids == [products[1].pk, products[2].pk]
         assert ActivityLog.objects.filter(action="update").count() == 5
 
 
 @TRACKING
-def test_update_of_a_distinct_queryset(track, tracked: bool) -> None:
+def test_update_of_a_distinct_queryset(track: Track, tracked: bool) -> None:
     # On PostgreSQL DISTINCT must not reach a SELECT ... FOR UPDATE
     # ("FOR UPDATE is not allowed with DISTINCT clause").
     products = _products(1, 2)
@@ -159,7 +165,7 @@ def test_update_of_a_distinct_queryset(track, tracked: bool) -> None:
 
 
 @TRACKING
-def test_update_keeps_the_ordering_on_mysql(track, tracked: bool) -> None:
+def test_update_keeps_the_ordering_on_mysql(track: Track, tracked: bool) -> None:
     """MySQL and MariaDB run ``UPDATE ... ORDER BY``: updating a unique
     column downwards from the top never collides. (Elsewhere Django sends no
     ORDER BY; the shifted numbers collide there, tracked or not.)"""
@@ -181,7 +187,7 @@ def test_update_keeps_the_ordering_on_mysql(track, tracked: bool) -> None:
 
 
 # -- cause 3: an update that matches no rows is still validated by Django ---------
-INVALID_UPDATES = {
+INVALID_UPDATES: dict[str, tuple[dict[str, Any], type[Exception], str]] = {
     "joined-field": (dict(name=F("category__name")), FieldError, "Joined field references"),
     "aggregate": (dict(stock=Max("stock")), FieldError, "Aggregate functions are not allowed"),
     "unknown-field": (
@@ -195,7 +201,7 @@ INVALID_UPDATES = {
 
 @TRACKING
 @pytest.mark.parametrize("case", list(INVALID_UPDATES))
-def test_update_matching_no_rows_is_validated(track, tracked: bool, case: str) -> None:
+def test_update_matching_no_rows_is_validated(track: Track, tracked: bool, case: str) -> None:
     values, error, message = INVALID_UPDATES[case]
     if tracked:
         track(Product)

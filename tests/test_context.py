@@ -15,6 +15,7 @@ import autoaudit
 from autoaudit.actors.scopes import current_actor, current_extra, is_disabled
 from autoaudit.models import ActivityLog
 from tests.testapp.models import Product
+from tests.typing_support import Track
 
 
 def _identifier() -> str | None:
@@ -75,6 +76,7 @@ def test_exit_without_enter_is_an_error() -> None:
 def test_actor_validates_its_arguments() -> None:
     with pytest.raises(ValueError, match="actor_type"):
         autoaudit.actor(actor_type="robot")
+    # wrong types on purpose (as an untyped caller might pass them)
     with pytest.raises(TypeError, match="metadata"):
         autoaudit.actor(metadata=["not", "a", "mapping"])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="user"):
@@ -201,7 +203,7 @@ def test_shared_decorated_function_in_threads() -> None:
 
 # -- effect on logs ---------------------------------------------------------------
 @pytest.mark.django_db
-def test_context_goes_into_extra_data(track: Any) -> None:
+def test_context_goes_into_extra_data(track: Track) -> None:
     track(Product)
     with autoaudit.context(source="import", batch_id="b-12"):
         Product.objects.create(name="p")
@@ -209,7 +211,7 @@ def test_context_goes_into_extra_data(track: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_disabled_logs_nothing_and_costs_no_query(track: Any) -> None:
+def test_disabled_logs_nothing_and_costs_no_query(track: Track) -> None:
     track(Product)
     product = Product.objects.create(name="p")
     with autoaudit.disabled(), CaptureQueriesContext(connection) as queries:
@@ -220,7 +222,7 @@ def test_disabled_logs_nothing_and_costs_no_query(track: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_explicit_actor_outside_a_request(track: Any) -> None:
+def test_explicit_actor_outside_a_request(track: Track) -> None:
     track(Product)
     user = get_user_model()._default_manager.create_user("ann", "ann@example.com", "x")
     with autoaudit.actor(user=user):

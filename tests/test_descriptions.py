@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.utils import translation
 
 from autoaudit.models import ActivityLog
 from tests.testapp.models import Product
+from tests.typing_support import Track
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +16,7 @@ def descriptions() -> list[str | None]:
     return list(ActivityLog.objects.order_by("id").values_list("description", flat=True))
 
 
-def test_english_descriptions_use_verbose_names(track) -> None:
+def test_english_descriptions_use_verbose_names(track: Track) -> None:
     track(Product)
     product = Product.objects.create(name="Laptop ASUS ROG", price=15000000, stock=10)
     product.price = 14500000
@@ -27,7 +30,7 @@ def test_english_descriptions_use_verbose_names(track) -> None:
     ]
 
 
-def test_indonesian_descriptions_follow_the_design_document(track) -> None:
+def test_indonesian_descriptions_follow_the_design_document(track: Track) -> None:
     track(Product)
     with translation.override("id"):
         product = Product.objects.create(name="Laptop ASUS ROG", stock=10)
@@ -42,7 +45,7 @@ def test_indonesian_descriptions_follow_the_design_document(track) -> None:
     ]
 
 
-def test_long_values_are_shortened_in_the_description(track) -> None:
+def test_long_values_are_shortened_in_the_description(track: Track) -> None:
     track(Product)
     product = Product.objects.create(name="P", description="a")
     product.description = "b" * 500
@@ -52,8 +55,15 @@ def test_long_values_are_shortened_in_the_description(track) -> None:
     assert f"a → {'b' * 59}…" in text
 
 
-def test_per_model_description_override(track) -> None:
-    def describe(*, instance, action, changed_fields, old_values, new_values):
+def test_per_model_description_override(track: Track) -> None:
+    def describe(
+        *,
+        instance: Product,
+        action: str,
+        changed_fields: list[str],
+        old_values: dict[str, Any] | None,
+        new_values: dict[str, Any] | None,
+    ) -> str:
         return f"{action}:{instance.name}:{','.join(changed_fields)}"
 
     track(Product, description=describe)
@@ -63,8 +73,8 @@ def test_per_model_description_override(track) -> None:
     assert descriptions() == ["create:P:", "update:P:stock"]
 
 
-def test_a_failing_override_falls_back_to_the_default(track) -> None:
-    def broken(**kwargs):
+def test_a_failing_override_falls_back_to_the_default(track: Track) -> None:
+    def broken(**kwargs: object) -> str:
         raise ValueError("boom")
 
     track(Product, description=broken)

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
+from pytest_django import Settings
 
 from autoaudit.lifecycle.export import FIELDS
 from autoaudit.lifecycle.selection import parse_when
@@ -87,7 +88,9 @@ def test_output_file_in_a_missing_directory(tmp_path: Path) -> None:
         export("--output", str(tmp_path / "missing" / "export.jsonl"))
 
 
-def test_a_failed_write_removes_the_partial_file(tmp_path: Path, monkeypatch: Any) -> None:
+def test_a_failed_write_removes_the_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for _ in range(5):
         make_log()
     target = tmp_path / "export.jsonl"
@@ -188,7 +191,7 @@ def test_malformed_date(option: str, value: str) -> None:
         export(option, value)
 
 
-def test_naive_datetimes_are_taken_in_the_current_time_zone(settings: Any) -> None:
+def test_naive_datetimes_are_taken_in_the_current_time_zone(settings: Settings) -> None:
     settings.TIME_ZONE = "Asia/Jakarta"
     parsed = parse_when("2024-03-15T10:00", "--since")
     assert parsed == dt.datetime(2024, 3, 15, 3, 0, tzinfo=dt.UTC)
@@ -197,7 +200,7 @@ def test_naive_datetimes_are_taken_in_the_current_time_zone(settings: Any) -> No
     )
 
 
-def test_dates_without_time_zone_support(settings: Any) -> None:
+def test_dates_without_time_zone_support(settings: Settings) -> None:
     settings.USE_TZ = False
     assert parse_when("2024-03-15T10:00+07:00", "--since") == dt.datetime(2024, 3, 15, 3, 0)
     assert parse_when("2024-03-15", "--since") == dt.datetime(2024, 3, 15)

@@ -14,6 +14,7 @@ from autoaudit.models import ActivityLog
 from autoaudit.values.masking import REDACTED
 from tests.test_privacy_support import make_log
 from tests.testapp.models import Account, ContactMessage
+from tests.typing_support import Track
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ def guest_contact_log(**fields: Any) -> ActivityLog:
     return make_log(**values)
 
 
-def test_anonymises_a_guest_in_place(track: Any) -> None:
+def test_anonymises_a_guest_in_place(track: Track) -> None:
     track(ContactMessage, guest_fields={"email": "email", "phone": "phone", "name": "name"})
     log = guest_contact_log()
     other = make_log(actor_identifier="someone@example.com")
@@ -66,6 +67,7 @@ def test_anonymises_a_guest_in_place(track: Any) -> None:
 
     assert "Anonymised 1 rows" in out
     log.refresh_from_db()
+    assert log.actor_identifier is not None
     assert log.actor_identifier.startswith("forgotten-")
     assert log.actor_identifier in out
     assert log.actor_name is None
@@ -87,7 +89,7 @@ def test_anonymises_a_guest_in_place(track: Any) -> None:
     assert ActivityLog.objects.filter(pk=other.pk).values().get() == before_other
 
 
-def test_values_masked_with_partial_or_hash_are_replaced(track: Any) -> None:
+def test_values_masked_with_partial_or_hash_are_replaced(track: Track) -> None:
     track(Account, mask_fields={"email": "partial", "phone": "hash"})
     log = make_log(
         actor_identifier="ann-guest",
@@ -127,6 +129,7 @@ def test_a_user_by_username_or_email_also_loses_the_account_link() -> None:
     assert "Anonymised 1 rows of 'ann' (user: 1)" in out
     log.refresh_from_db()
     assert log.user_id is None
+    assert log.actor_identifier is not None
     assert log.actor_identifier.startswith("forgotten-")
     assert log.new_values == {
         "owner": REDACTED,
@@ -150,6 +153,7 @@ def test_a_user_forgotten_by_username_includes_logs_under_their_email() -> None:
     assert "matches a user account and guest logs" in out
     for log in (linked, unlinked, as_guest):
         log.refresh_from_db()
+        assert log.actor_identifier is not None
         assert log.actor_identifier.startswith("forgotten-")
     other.refresh_from_db()
     assert other.actor_identifier == "bob@example.com"

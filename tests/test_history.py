@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 import autoaudit
 from autoaudit.models import ActivityLog
 from tests.testapp.models import Product, StringKeyItem, UUIDItem
+from tests.typing_support import Track
 
 pytestmark = pytest.mark.django_db
+
+Named = Product | UUIDItem | StringKeyItem
 
 
 @pytest.mark.parametrize(
@@ -20,9 +25,12 @@ pytestmark = pytest.mark.django_db
         ),
     ],
 )
-def test_history_of_one_object_newest_first(track, model, make) -> None:
+def test_history_of_one_object_newest_first(
+    track: Track, model: type[Named], make: Callable[[], Named]
+) -> None:
     track(model)
-    obj, other = make(), None
+    obj = make()
+    other: Named
     if model is StringKeyItem:
         other = StringKeyItem.objects.create(code="other", name="b")
     else:
@@ -40,7 +48,7 @@ def test_history_of_one_object_newest_first(track, model, make) -> None:
     assert history[0].get_target_instance() == obj
 
 
-def test_history_survives_deletion(track) -> None:
+def test_history_survives_deletion(track: Track) -> None:
     track(Product)
     product = Product.objects.create(name="gone")
     pk = product.pk

@@ -3,12 +3,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from pytest_django import Settings
 
 import autoaudit
 from autoaudit.conf import hash_key
 from autoaudit.models import ActivityLog
 from autoaudit.values.masking import REDACTED, mask_value, partial, strategy_for
 from tests.testapp.models import Account, Product
+from tests.typing_support import Track
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +43,7 @@ def test_default_fragments_match_case_insensitively() -> None:
     assert strategy_for("name", {}, masks) is None
 
 
-def test_hash_is_keyed_and_comparable(settings) -> None:
+def test_hash_is_keyed_and_comparable(settings: Settings) -> None:
     first = mask_value("value", "hash", hash_key)
     assert first == mask_value("value", "hash", hash_key)
     assert first.startswith("hmac-sha256:") and "value" not in first
@@ -49,7 +51,7 @@ def test_hash_is_keyed_and_comparable(settings) -> None:
     assert mask_value("value", "hash", hash_key) != first
 
 
-def test_default_masks_on_a_model(track) -> None:
+def test_default_masks_on_a_model(track: Track) -> None:
     track(Account)
     account = Account.objects.create(
         username="bob",
@@ -71,7 +73,7 @@ def test_default_masks_on_a_model(track) -> None:
     assert "new-raw-pass" not in row_text(log)
 
 
-def test_model_strategies(track) -> None:
+def test_model_strategies(track: Track) -> None:
     track(
         Account,
         mask_fields={
@@ -96,7 +98,7 @@ def test_model_strategies(track) -> None:
     assert "jane" not in row_text(log)
 
 
-def test_masking_reaches_into_json_values(track) -> None:
+def test_masking_reaches_into_json_values(track: Track) -> None:
     track(Account)
     Account.objects.create(
         username="u",
@@ -114,7 +116,7 @@ def test_masking_reaches_into_json_values(track) -> None:
     }
 
 
-def test_global_setting_extends_defaults(track, settings) -> None:
+def test_global_setting_extends_defaults(track: Track, settings: Settings) -> None:
     settings.AUTOAUDIT = {"MASK_FIELDS": {"internal_note": "partial"}}
     track(Product)
     Product.objects.create(name="P", internal_note="confidential", metadata={"password": "x"})
@@ -138,7 +140,7 @@ def test_manual_logging_is_masked() -> None:
     assert "old-raw" not in row_text(log) and "new-raw" not in row_text(log)
 
 
-def test_create_for_instance_is_masked(track) -> None:
+def test_create_for_instance_is_masked(track: Track) -> None:
     track(Account, mask_fields={"email": "partial"})
     account = Account.objects.create(username="u", email="jane@example.com")
     log = ActivityLog.create_for_instance(
@@ -148,7 +150,7 @@ def test_create_for_instance_is_masked(track) -> None:
     assert log.new_values == {"email": "j***e@example.com", "password": REDACTED}
 
 
-def test_create_for_instance_writes_nothing_inside_disabled(track) -> None:
+def test_create_for_instance_writes_nothing_inside_disabled(track: Track) -> None:
     track(Account)
     account = Account.objects.create(username="u")
     with autoaudit.disabled():

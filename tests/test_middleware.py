@@ -20,6 +20,7 @@ from autoaudit.middleware import AuditMiddleware
 from autoaudit.models import ActivityLog
 from tests.asgi_support import run_async
 from tests.testapp.models import ContactMessage, Product
+from tests.typing_support import Track
 
 FIREFOX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 
@@ -89,7 +90,7 @@ def test_async_middleware_restores_state_on_error() -> None:
 
 
 @pytest.mark.django_db
-def test_no_state_leaks_to_the_next_request_after_a_view_raised(track: Any) -> None:
+def test_no_state_leaks_to_the_next_request_after_a_view_raised(track: Track) -> None:
     track(Product)
     client = Client(raise_request_exception=False)
     assert client.get("/actors/raise/").status_code == 500
@@ -100,7 +101,7 @@ def test_no_state_leaks_to_the_next_request_after_a_view_raised(track: Any) -> N
 
 # -- end-to-end attribution ------------------------------------------------------
 @pytest.mark.django_db
-def test_logged_in_user_is_the_actor(track: Any) -> None:
+def test_logged_in_user_is_the_actor(track: Track) -> None:
     track(Product)
     user = _user(first_name="John", last_name="Doe")
     client = Client(HTTP_USER_AGENT=FIREFOX, REMOTE_ADDR="198.51.100.4")
@@ -117,7 +118,7 @@ def test_logged_in_user_is_the_actor(track: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_user_authenticated_inside_the_view_is_named(track: Any) -> None:
+def test_user_authenticated_inside_the_view_is_named(track: Track) -> None:
     track(Product)
     user = _user("tokenuser", "token@example.com")
     response = Client().post("/actors/token-create/", HTTP_X_TOKEN="tokenuser")
@@ -131,7 +132,7 @@ def test_user_authenticated_inside_the_view_is_named(track: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_contact_form_guest_is_identified_by_guest_fields(track: Any) -> None:
+def test_contact_form_guest_is_identified_by_guest_fields(track: Track) -> None:
     track(
         ContactMessage,
         include_fields=["name", "email", "message"],
@@ -168,7 +169,7 @@ def test_contact_form_guest_is_identified_by_guest_fields(track: Any) -> None:
 
 @pytest.mark.django_db
 def test_guest_without_session_falls_back_to_ip_and_no_session_is_created(
-    track: Any,
+    track: Track,
 ) -> None:
     track(Product)
     client = Client(REMOTE_ADDR="203.0.113.200")
@@ -184,7 +185,7 @@ def test_guest_without_session_falls_back_to_ip_and_no_session_is_created(
 
 
 @pytest.mark.django_db
-def test_spoofed_forwarded_for_is_not_stored(track: Any) -> None:
+def test_spoofed_forwarded_for_is_not_stored(track: Track) -> None:
     track(Product)
     Client(REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR="6.6.6.6").post(
         "/actors/sync-create/", {"name": "x"}
@@ -193,7 +194,7 @@ def test_spoofed_forwarded_for_is_not_stored(track: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_garbage_remote_addr_stores_no_ip(track: Any) -> None:
+def test_garbage_remote_addr_stores_no_ip(track: Track) -> None:
     track(Product)
     Client(REMOTE_ADDR="not-an-address").post("/actors/sync-create/", {"name": "x"})
     log = ActivityLog.objects.get()
@@ -202,16 +203,16 @@ def test_garbage_remote_addr_stores_no_ip(track: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_ten_kilobyte_user_agent_is_stored_capped(track: Any) -> None:
+def test_ten_kilobyte_user_agent_is_stored_capped(track: Track) -> None:
     track(Product)
     Client(HTTP_USER_AGENT=FIREFOX + "X" * 10_240).post("/actors/sync-create/", {"name": "x"})
     log = ActivityLog.objects.get()
-    assert len(log.user_agent) == 1000
+    assert log.user_agent is not None and len(log.user_agent) == 1000
     assert log.actor_metadata["browser"] == "Firefox 121"
 
 
 @pytest.mark.django_db
-def test_deleted_user_keeps_name_and_identifier(track: Any) -> None:
+def test_deleted_user_keeps_name_and_identifier(track: Track) -> None:
     track(Product)
     user = _user("gone", "gone@example.com", first_name="Gone", last_name="User")
     client = Client()
@@ -229,7 +230,7 @@ def test_deleted_user_keeps_name_and_identifier(track: Any) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_async_client_attribution(track: Any) -> None:
+def test_async_client_attribution(track: Track) -> None:
     track(Product)
     user = _user("asyncuser", "async@example.com")
 

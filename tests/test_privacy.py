@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.test import Client, RequestFactory, override_settings
 from django.urls import include, path, reverse
+from pytest_django import Settings
 
 from autoaudit.actors.request import using_request
 from autoaudit.events import log_event
@@ -17,6 +18,7 @@ from autoaudit.models import ActivityLog
 from autoaudit.privacy import guest_opted_out, opt_out_reason
 from autoaudit.web.privacy import OPT_OUT_COOKIE_MAX_AGE
 from tests.testapp.models import ContactMessage, Product
+from tests.typing_support import Track
 
 # The views are tested through this module's own URLconf.
 pytestmark = pytest.mark.urls(__name__)
@@ -30,7 +32,7 @@ COOKIE = "autoaudit_opt_out"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 
 
-def _request(cookies: dict[str, str] | None = None, user: Any = None, **meta: Any) -> Any:
+def _request(cookies: dict[str, str] | None = None, /, user: Any = None, **meta: Any) -> Any:
     request = RequestFactory().get("/", REMOTE_ADDR="203.0.113.5", HTTP_USER_AGENT=FIREFOX, **meta)
     request.COOKIES.update(cookies or {})
     request.user = user if user is not None else AnonymousUser()
@@ -43,7 +45,7 @@ def test_a_plain_guest_is_not_opted_out() -> None:
     assert opt_out_reason(_request()) is None
 
 
-def test_no_request_is_not_opted_out_unless_tracking_is_off(settings: Any) -> None:
+def test_no_request_is_not_opted_out_unless_tracking_is_off(settings: Settings) -> None:
     assert guest_opted_out(None) is False
     settings.AUTOAUDIT = {"GUEST_TRACKING": False}
     assert opt_out_reason(None) == "setting"
@@ -70,7 +72,7 @@ def test_browser_signals_are_honoured_by_default(meta: dict[str, str], reason: s
     assert opt_out_reason(_request(**meta)) == reason
 
 
-def test_each_signal_can_be_switched_off(settings: Any) -> None:
+def test_each_signal_can_be_switched_off(settings: Settings) -> None:
     settings.AUTOAUDIT = {"HONOR_GPC": False}
     assert guest_opted_out(_request(HTTP_SEC_GPC="1")) is False
     assert opt_out_reason(_request(HTTP_DNT="1")) == "dnt"
@@ -87,7 +89,7 @@ def test_the_opt_out_cookie(value: str, opted_out: bool) -> None:
     assert guest_opted_out(_request({COOKIE: value})) is opted_out
 
 
-def test_the_cookie_name_is_a_setting(settings: Any) -> None:
+def test_the_cookie_name_is_a_setting(settings: Settings) -> None:
     settings.AUTOAUDIT = {"OPT_OUT_COOKIE": "no_tracking"}
     assert guest_opted_out(_request({COOKIE: "1"})) is False
     assert opt_out_reason(_request({"no_tracking": "1"})) == "cookie"
@@ -109,7 +111,7 @@ def test_an_object_without_meta_or_cookies_is_not_opted_out() -> None:
     [({}, {"HTTP_SEC_GPC": "1"}), ({}, {"HTTP_DNT": "1"}), ({COOKIE: "1"}, {})],
 )
 def test_opted_out_guest_changes_are_logged_without_identifying_data(
-    track: Any, cookies: dict[str, str], meta: dict[str, str]
+    track: Track, cookies: dict[str, str], meta: dict[str, str]
 ) -> None:
     track(
         ContactMessage,
@@ -127,7 +129,7 @@ def test_opted_out_guest_changes_are_logged_without_identifying_data(
 
 
 @pytest.mark.django_db
-def test_a_guest_who_did_not_opt_out_is_identified(track: Any) -> None:
+def test_a_guest_who_did_not_opt_out_is_identified(track: Track) -> None:
     track(ContactMessage, guest_fields={"email": "email"})
     with using_request(_request()):
         ContactMessage.objects.create(name="Jane", email="jane@example.com", message="Hi")
@@ -146,7 +148,7 @@ def test_opted_out_guest_views_are_not_logged() -> None:
 
 
 @pytest.mark.django_db
-def test_signed_in_users_are_not_affected_by_guest_opt_out(track: Any) -> None:
+def test_signed_in_users_are_not_affected_by_guest_opt_out(track: Track) -> None:
     track(Product)
     user = get_user_model()._default_manager.create_user("ann", "ann@example.com", "x")
     with using_request(_request({COOKIE: "1"}, user=user, HTTP_SEC_GPC="1")):
@@ -203,7 +205,7 @@ def test_opt_out_cookie_is_secure_over_https() -> None:
     assert response.cookies[COOKIE]["secure"] is True
 
 
-def test_opt_out_by_form_redirects_to_a_safe_next_url(settings: Any) -> None:
+def test_opt_out_by_form_redirects_to_a_safe_next_url(settings: Settings) -> None:
     settings.AUTOAUDIT = {"OPT_OUT_COOKIE": "tracking_off"}
     response = Client().post("/privacy/opt-out/", {"next": "/shop/?page=2"})
     assert response.status_code == 302
@@ -249,7 +251,7 @@ def test_opt_in_cannot_override_a_browser_signal() -> None:
     assert b"/privacy/opt-in/" not in status.content
 
 
-def test_status_page_explains_a_site_wide_opt_out(settings: Any) -> None:
+def test_status_page_explains_a_site_wide_opt_out(settings: Settings) -> None:
     settings.AUTOAUDIT = {"GUEST_TRACKING": False}
     response = Client().get("/privacy/")
     assert response.context["reason"] == "setting"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from pytest_django import Settings
 
 from autoaudit.conf import get_settings, parse_settings
 
@@ -72,7 +73,7 @@ def test_bad_values_name_the_key(key: str, value: Any) -> None:
         parse_settings({key: value})
 
 
-def test_override_settings_takes_effect(settings: Any) -> None:
+def test_override_settings_takes_effect(settings: Settings) -> None:
     settings.AUTOAUDIT = {"PRUNE_BATCH_SIZE": 7, "OPT_OUT_COOKIE": "x"}
     assert get_settings().PRUNE_BATCH_SIZE == 7
     assert get_settings().OPT_OUT_COOKIE == "x"

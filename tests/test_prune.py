@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import threading
 import time
-from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from pytest_django import Settings
 
 from autoaudit.models import ActivityLog
 from tests.test_privacy_support import deletes, log_queries, make_log
@@ -55,7 +55,7 @@ def test_default_retention_per_actor_type() -> None:
 
 
 @pytest.mark.django_db
-def test_none_keeps_an_actor_type_forever(settings: Any) -> None:
+def test_none_keeps_an_actor_type_forever(settings: Settings) -> None:
     settings.AUTOAUDIT = {"RETENTION_DAYS": {"user": None, "guest": 30}}
     populate()
     out = prune()
@@ -77,7 +77,7 @@ def test_dry_run_counts_and_deletes_nothing() -> None:
 
 
 @pytest.mark.django_db
-def test_deletes_in_batches_of_the_setting(settings: Any) -> None:
+def test_deletes_in_batches_of_the_setting(settings: Settings) -> None:
     settings.AUTOAUDIT = {"PRUNE_BATCH_SIZE": 3}
     for _ in range(10):
         make_log(days_ago=100)

@@ -8,13 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from deepdiff import DeepDiff
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from pytest_django import DjangoAssertNumQueries
 
 import autoaudit
 from autoaudit.models import ActivityLog
 from autoaudit.values import diff
 from tests.testapp.models import Product, Tag, Untracked
+from tests.typing_support import Track
 
 pytestmark = pytest.mark.django_db
 
@@ -30,14 +33,14 @@ def untracked_queries(operation: Callable[[], Any]) -> int:
         return queries(operation)
 
 
-def test_create_costs_one_insert(track) -> None:
+def test_create_costs_one_insert(track: Track) -> None:
     track(Product)
     own = untracked_queries(lambda: Product.objects.create(name="a", metadata={"k": 1}))
     assert own == 1
     assert queries(lambda: Product.objects.create(name="b", metadata={"k": 1})) == own + 1
 
 
-def test_update_costs_one_read_and_one_insert(track) -> None:
+def test_update_costs_one_read_and_one_insert(track: Track) -> None:
     track(Product)
     product = Product.objects.create(name="a", stock=1)
 
@@ -52,7 +55,9 @@ def test_update_costs_one_read_and_one_insert(track) -> None:
     assert queries(change(3)) == own + 2
 
 
-def test_noop_save_costs_one_read_and_no_write(track, django_assert_num_queries) -> None:
+def test_noop_save_costs_one_read_and_no_write(
+    track: Track, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     track(Product)
     product = Product.objects.create(name="a")
     own = untracked_queries(product.save)
@@ -62,14 +67,14 @@ def test_noop_save_costs_one_read_and_no_write(track, django_assert_num_queries)
     assert not any("activity_logs" in q["sql"] and "INSERT" in q["sql"] for q in context)
 
 
-def test_delete_costs_one_insert(track) -> None:
+def test_delete_costs_one_insert(track: Track) -> None:
     track(Product)
     first, second = Product.objects.create(name="a"), Product.objects.create(name="b")
     own = untracked_queries(first.delete)
     assert queries(second.delete) == own + 1
 
 
-def test_m2m_add_costs_one_read_and_one_insert(track) -> None:
+def test_m2m_add_costs_one_read_and_one_insert(track: Track) -> None:
     track(Product, m2m_fields=["tags"])
     product = Product.objects.create(name="a")
     tags = [Tag.objects.create(name=str(i)) for i in range(4)]
@@ -77,7 +82,7 @@ def test_m2m_add_costs_one_read_and_one_insert(track) -> None:
     assert queries(lambda: product.tags.add(tags[1])) == own + 2
 
 
-def test_unregistered_models_and_disabled_cost_nothing(track) -> None:
+def test_unregistered_models_and_disabled_cost_nothing(track: Track) -> None:
     track(Product)
     assert queries(lambda: Untracked.objects.create(name="x")) == 1
     item = Untracked.objects.get()
@@ -88,9 +93,11 @@ def test_unregistered_models_and_disabled_cost_nothing(track) -> None:
         assert queries(lambda: Product.objects.create(name="p")) == 1
 
 
-def test_no_deepdiff_for_values_that_compare_equal(track, monkeypatch) -> None:
+def test_no_deepdiff_for_values_that_compare_equal(
+    track: Track, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[Any] = []
-    real = diff.DeepDiff
+    real = DeepDiff  # what autoaudit.values.diff imported
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(args)

@@ -4,10 +4,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from pytest_django import Settings
 
 import autoaudit
 from autoaudit.models import ActivityLog
-from autoaudit.tracking.registry import ModelOptions, registry
+from autoaudit.tracking.options import ModelOptions
+from autoaudit.tracking.registry import registry
 from tests.testapp.models import (
     Account,
     DecoratedNote,
@@ -16,6 +18,7 @@ from tests.testapp.models import (
     Restaurant,
     Untracked,
 )
+from tests.typing_support import Track
 
 
 def test_decorator_registers_while_models_load() -> None:
@@ -36,7 +39,7 @@ def test_register_returns_the_model_and_unregister_undoes_it() -> None:
     assert registry.tracker_for(Product) is None
 
 
-def test_decorator_form_with_options(track) -> None:
+def test_decorator_form_with_options(track: Track) -> None:
     decorator = autoaudit.register(exclude_fields=["internal_note"])
     assert decorator(Product) is Product
     try:
@@ -47,7 +50,7 @@ def test_decorator_form_with_options(track) -> None:
         autoaudit.unregister(Product)
 
 
-def test_default_fields_skip_pk_and_auto_now(track) -> None:
+def test_default_fields_skip_pk_and_auto_now(track: Track) -> None:
     track(Product)
     tracker = registry.tracker_for(Product)
     assert tracker is not None
@@ -59,7 +62,7 @@ def test_default_fields_skip_pk_and_auto_now(track) -> None:
     assert "category" in names
 
 
-def test_include_fields_limits_tracking(track) -> None:
+def test_include_fields_limits_tracking(track: Track) -> None:
     track(Product, include_fields=["name", "price", "updated_at"])
     tracker = registry.tracker_for(Product)
     assert tracker is not None
@@ -67,7 +70,7 @@ def test_include_fields_limits_tracking(track) -> None:
     assert [f.name for f in tracker.fields] == ["name", "price", "updated_at"]
 
 
-def test_options_are_a_frozen_dataclass(track) -> None:
+def test_options_are_a_frozen_dataclass(track: Track) -> None:
     track(Product, mask_fields=["internal_note"], actions=["create"])
     tracker = registry.tracker_for(Product)
     assert tracker is not None
@@ -75,10 +78,10 @@ def test_options_are_a_frozen_dataclass(track) -> None:
     assert tracker.options.mask_fields == {"internal_note": "redact"}
     assert tracker.actions == frozenset({"create"})
     with pytest.raises(AttributeError):
-        tracker.options.bulk = False  # type: ignore[misc]
+        tracker.options.bulk = False  # type: ignore[misc]  # frozen: must fail
 
 
-def test_registering_twice_fails_naming_the_model(track) -> None:
+def test_registering_twice_fails_naming_the_model(track: Track) -> None:
     track(Product)
     with pytest.raises(ImproperlyConfigured, match=r"testapp\.Product is already registered"):
         autoaudit.register(Product)
@@ -143,7 +146,7 @@ def test_unregister_unknown_model_fails() -> None:
 
 
 @pytest.mark.django_db
-def test_models_setting_registers_third_party_models(settings) -> None:
+def test_models_setting_registers_third_party_models(settings: Settings) -> None:
     user_model = get_user_model()
     settings.AUTOAUDIT = {"MODELS": {"auth.User": {"exclude_fields": ["last_login"]}}}
     try:
@@ -163,13 +166,13 @@ def test_models_setting_registers_third_party_models(settings) -> None:
     assert not autoaudit.is_registered(user_model)
 
 
-def test_models_setting_with_unknown_model_fails(settings) -> None:
+def test_models_setting_with_unknown_model_fails(settings: Settings) -> None:
     with pytest.raises(ImproperlyConfigured, match=r"'nope\.Thing'"):
         settings.AUTOAUDIT = {"MODELS": {"nope.Thing": {}}}
     settings.AUTOAUDIT = {}
 
 
-def test_proxy_and_child_are_routed(track) -> None:
+def test_proxy_and_child_are_routed(track: Track) -> None:
     track(Product)
     # An unregistered proxy of a tracked model is tracked under the concrete one.
     assert registry.tracker_for(ProductProxy) is registry.tracker_for(Product)
@@ -178,7 +181,7 @@ def test_proxy_and_child_are_routed(track) -> None:
     assert registry.tracker_for(Restaurant) is None
 
 
-def test_save_base_wrapper_is_removed_on_unregister(track) -> None:
+def test_save_base_wrapper_is_removed_on_unregister(track: Track) -> None:
     original = Account.save_base
     track(Account)
     assert getattr(Account.save_base, "_autoaudit_wrapped", False)
@@ -188,7 +191,7 @@ def test_save_base_wrapper_is_removed_on_unregister(track) -> None:
 
 
 @pytest.mark.django_db
-def test_history_of_an_unregistered_proxy_object_finds_the_concrete_logs(track) -> None:
+def test_history_of_an_unregistered_proxy_object_finds_the_concrete_logs(track: Track) -> None:
     track(Product)
     proxy = ProductProxy.objects.create(name="x")
     assert ActivityLog.objects.for_instance(proxy).count() == 1
@@ -197,7 +200,7 @@ def test_history_of_an_unregistered_proxy_object_finds_the_concrete_logs(track) 
     assert ActivityLog.objects.for_instance(Product(name="unsaved")).count() == 0
 
 
-def test_bad_options_from_settings_name_the_settings_key(settings) -> None:
+def test_bad_options_from_settings_name_the_settings_key(settings: Settings) -> None:
     with pytest.raises(
         ImproperlyConfigured, match=r"AUTOAUDIT\['MODELS'\]\['auth.User'\].*actions"
     ):

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from io import StringIO
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.graph import MigrationGraph
 from django.utils import timezone
 from model_bakery import baker
 
 from autoaudit.enums import ActionType, ActorType
 from autoaudit.models import ActivityLog
 from tests.testapp.models import Product
+
+if TYPE_CHECKING:
+    from django.db.backends.base.introspection import _ConstraintDict
 
 TABLE = "activity_logs"
 
@@ -43,7 +47,7 @@ EXTRA_INDEXES = {
 ALL_INDEXES = {**SEED_INDEXES, **EXTRA_INDEXES}
 
 
-def _constraints() -> dict[str, dict[str, Any]]:
+def _constraints() -> dict[str, _ConstraintDict]:
     with connection.cursor() as cursor:
         return connection.introspection.get_constraints(cursor, TABLE)
 
@@ -53,7 +57,7 @@ def _table_names() -> list[str]:
         return connection.introspection.table_names(cursor)
 
 
-def _index_names(constraints: dict[str, dict[str, Any]]) -> set[str]:
+def _index_names(constraints: dict[str, _ConstraintDict]) -> set[str]:
     return {name for name, info in constraints.items() if info["index"] and not info["primary_key"]}
 
 
@@ -113,7 +117,8 @@ def test_user_foreign_key_has_no_database_constraint() -> None:
     # second database is logged there), so no constraint ties them.
     field = ActivityLog._meta.get_field("user")
     assert field.remote_field.model is get_user_model()
-    assert field.db_constraint is False
+    # ForeignKey sets db_constraint in __init__; the stubs do not declare it.
+    assert field.db_constraint is False  # type: ignore[attr-defined]
     assert not [info for info in _constraints().values() if info["foreign_key"]]
 
 
@@ -154,7 +159,7 @@ def test_database_enforces_string_sizes() -> None:
     log.refresh_from_db()
     assert log.actor_type == "system"
     assert log.action == "login_failed"
-    assert len(log.entity_pk) == 255
+    assert log.entity_pk is not None and len(log.entity_pk) == 255
     assert log.ip_address == "2001:db8:85a3::8a2e:370:7334"
 
 
@@ -176,14 +181,15 @@ def test_user_delete_sets_null_in_database() -> None:
 # --- migrations ---------------------------------------------------------------
 
 
-def _migrate(targets: list[tuple[str, str | None]]) -> None:
+def _migrate(targets: Sequence[tuple[str, str | None]]) -> None:
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(targets)
 
 
 def _leaf_nodes() -> list[tuple[str, str]]:
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
+    graph: MigrationGraph = MigrationExecutor(connection).loader.graph
+    return graph.leaf_nodes()
 
 
 @pytest.fixture

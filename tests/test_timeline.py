@@ -11,10 +11,12 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django.utils import formats, timezone, translation
+from pytest_django import Settings
 
 import autoaudit
 from autoaudit.models import ActivityLog
 from tests.testapp.models import Account, Product
+from tests.typing_support import Track
 from tests.ui_factories import login, make_log, make_logs
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +75,7 @@ def test_the_view_permission_shows_everyone(client: Client, root: User, bob: Use
     assert 'class="aa-stats"' in response.text
 
 
-def test_newest_first_grouped_by_day(client: Client, root: User) -> None:
+def test_newest_first_grouped_by_day(client: Client, root: User, midday: None) -> None:
     now = timezone.localtime()
     old = make_log(at=now - timedelta(days=40), entity_name="ancient")
     yesterday = make_log(at=now - timedelta(days=1), entity_name="from yesterday")
@@ -153,7 +155,7 @@ def test_values_are_escaped(client: Client, root: User) -> None:
     assert "&lt;script&gt;" in html
 
 
-def test_masked_values_stay_masked(client: Client, track, root: User) -> None:
+def test_masked_values_stay_masked(client: Client, track: Track, root: User) -> None:
     track(Account)
     with autoaudit.actor(user=root):
         account = Account.objects.create(username="carol", password="hunter2", api_key="sk-123")
@@ -164,7 +166,7 @@ def test_masked_values_stay_masked(client: Client, track, root: User) -> None:
     assert "********" in html
 
 
-def test_real_tracked_changes_render(client: Client, track, root: User) -> None:
+def test_real_tracked_changes_render(client: Client, track: Track, root: User) -> None:
     track(Product)
     with autoaudit.actor(user=root):
         product = Product.objects.create(name="Laptop", price="10.00", metadata={"ram": 8})
@@ -208,7 +210,9 @@ def test_page_is_standalone_with_static_assets(client: Client, root: User) -> No
     assert "/static/autoaudit/timeline.js" in html
 
 
-def test_templates_can_be_overridden(client: Client, root: User, settings, tmp_path: Path) -> None:
+def test_templates_can_be_overridden(
+    client: Client, root: User, settings: Settings, tmp_path: Path
+) -> None:
     override = tmp_path / "autoaudit" / "includes"
     override.mkdir(parents=True)
     (override / "entry.html").write_text('<li data-aa-entry="{{ entry.log.pk }}">CUSTOM</li>')
@@ -218,7 +222,9 @@ def test_templates_can_be_overridden(client: Client, root: User, settings, tmp_p
     assert html.count("CUSTOM") == 2
 
 
-def test_indonesian_headings_and_times(client: Client, root: User, settings) -> None:
+def test_indonesian_headings_and_times(
+    client: Client, root: User, settings: Settings, midday: None
+) -> None:
     settings.LANGUAGE_CODE = "id"
     now = timezone.now()
     make_log(at=now - timedelta(hours=2, minutes=1))

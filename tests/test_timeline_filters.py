@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -17,15 +18,18 @@ import autoaudit
 from autoaudit.models import ActivityLog
 from autoaudit.web.forms import ActivityFilterForm
 from tests.testapp.models import Product, StringKeyItem, UUIDItem
+from tests.typing_support import TextResponse, Track
 from tests.ui_factories import login, make_log, make_logs
 
 pytestmark = pytest.mark.django_db
 
 
 URL = "/activity/"
+Mix = dict[str, list[ActivityLog]]
+Named = Product | UUIDItem | StringKeyItem
 
 
-def ids(response) -> set[int]:  # type: ignore[no-untyped-def]
+def ids(response: TextResponse) -> set[int]:
     assert response.status_code == 200
     return {int(pk) for pk in re.findall(r'data-aa-entry="(\d+)"', response.text)}
 
@@ -35,7 +39,7 @@ def pks(logs: list[ActivityLog]) -> set[int]:
 
 
 @pytest.fixture
-def mix(alice: User, bob: User) -> dict[str, list[ActivityLog]]:
+def mix(alice: User, bob: User) -> Mix:
     return {
         "alice": make_logs(3, user=alice, action="create"),
         "bob": make_logs(2, user=bob, action="delete"),
@@ -52,7 +56,7 @@ def mix(alice: User, bob: User) -> dict[str, list[ActivityLog]]:
     }
 
 
-def test_actor_type(client: Client, root: User, mix) -> None:  # type: ignore[no-untyped-def]
+def test_actor_type(client: Client, root: User, mix: Mix) -> None:
     login(client, root)
     assert ids(client.get(URL, {"actor_type": "guest"})) == pks(mix["guest"])
     assert ids(client.get(URL, {"actor_type": "system"})) == pks(mix["system"])
@@ -60,13 +64,13 @@ def test_actor_type(client: Client, root: User, mix) -> None:  # type: ignore[no
     assert ids(client.get(URL, {"actor_type": "user"})) == users
 
 
-def test_action(client: Client, root: User, mix) -> None:  # type: ignore[no-untyped-def]
+def test_action(client: Client, root: User, mix: Mix) -> None:
     login(client, root)
     assert ids(client.get(URL, {"action": "delete"})) == pks(mix["bob"])
     assert ids(client.get(URL, {"action": "create"})) == pks(mix["alice"])
 
 
-def test_entity(client: Client, root: User, mix) -> None:  # type: ignore[no-untyped-def]
+def test_entity(client: Client, root: User, mix: Mix) -> None:
     login(client, root)
     assert ids(client.get(URL, {"entity": "orders.Order"})) == pks(mix["system"])
     assert ids(client.get(URL, {"entity": "contact_form"})) == pks(mix["manual"])
@@ -77,14 +81,14 @@ def test_entity(client: Client, root: User, mix) -> None:  # type: ignore[no-unt
     assert '<option value="testapp.Product">Product (testapp.Product)</option>' in html
 
 
-def test_actor(client: Client, root: User, mix) -> None:  # type: ignore[no-untyped-def]
+def test_actor(client: Client, root: User, mix: Mix) -> None:
     login(client, root)
     assert ids(client.get(URL, {"actor": "jane@example.com"})) == pks(mix["guest"])
     alice_logs = pks(mix["alice"] + mix["manual"])
     assert ids(client.get(URL, {"actor": " alice@example.com "})) == alice_logs
 
 
-def test_date_range(client: Client, root: User) -> None:
+def test_date_range(client: Client, root: User, midday: None) -> None:
     now = timezone.localtime()
     recent = make_logs(2, start=now - timedelta(minutes=1))
     week_old = make_logs(2, start=now - timedelta(days=7))
@@ -97,14 +101,14 @@ def test_date_range(client: Client, root: User) -> None:
     assert ids(client.get(URL, {"until": until})) == pks(ancient)
 
 
-def test_filters_combine(client: Client, root: User, mix) -> None:  # type: ignore[no-untyped-def]
+def test_filters_combine(client: Client, root: User, mix: Mix) -> None:
     login(client, root)
     query = {"actor_type": "user", "action": "delete", "actor": "bob@example.com"}
     assert ids(client.get(URL, query)) == pks(mix["bob"])
     assert ids(client.get(URL, {**query, "action": "create"})) == set()
 
 
-def test_invalid_values_are_reported_and_ignored(client: Client, root: User, mix) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_values_are_reported_and_ignored(client: Client, root: User, mix: Mix) -> None:
     login(client, root)
     response = client.get(
         URL, {"action": "drop_table", "since": "yesterday-ish", "actor_type": "user"}
@@ -116,7 +120,7 @@ def test_invalid_values_are_reported_and_ignored(client: Client, root: User, mix
     assert "The end date is before the start date." in response.text
 
 
-def test_filters_never_widen_a_users_view(client: Client, alice: User, mix) -> None:  # type: ignore[no-untyped-def]
+def test_filters_never_widen_a_users_view(client: Client, alice: User, mix: Mix) -> None:
     login(client, alice)
     mine = pks(mix["alice"] + mix["manual"])
     assert ids(client.get(URL)) == mine
@@ -155,7 +159,9 @@ def history_url(label: str, pk: object) -> str:
         ),
     ],
 )
-def test_object_history(client: Client, root: User, track, model, make) -> None:  # type: ignore[no-untyped-def]
+def test_object_history(
+    client: Client, root: User, track: Track, model: type[Named], make: Callable[[], Named]
+) -> None:
     track(model)
     with autoaudit.actor(user=root):
         obj = make()
@@ -176,7 +182,7 @@ def test_object_history(client: Client, root: User, track, model, make) -> None:
     assert f'href="{escape(url)}"' in client.get(URL).text
 
 
-def test_object_history_of_a_deleted_object(client: Client, root: User, track) -> None:
+def test_object_history_of_a_deleted_object(client: Client, root: User, track: Track) -> None:
     track(Product)
     with autoaudit.actor(user=root):
         product = Product.objects.create(name="Gone soon")

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core import signing
 from django.test import Client
 from django.utils import timezone
+from pytest_django import DjangoAssertNumQueries, Settings
 
 from autoaudit.models import ActivityLog
 from autoaudit.views import TimelineView
@@ -62,7 +63,7 @@ def test_rows_with_the_same_time_are_ordered_by_id(client: Client, root: User) -
     assert [pk for page in pages for pk in page] == sorted((log.pk for log in logs), reverse=True)
 
 
-def test_page_size_setting(client: Client, root: User, settings) -> None:
+def test_page_size_setting(client: Client, root: User, settings: Settings) -> None:
     settings.AUTOAUDIT = {"PAGE_SIZE": 10}
     make_logs(25)
     assert [len(page) for page in walk(login(client, root), URL)] == [10, 10, 5]
@@ -90,21 +91,37 @@ def test_the_next_link_keeps_the_filters(client: Client, root: User) -> None:
 def test_without_javascript_page_two_links_back_to_the_newest(client: Client, root: User) -> None:
     make_logs(55)
     login(client, root)
-    second = client.get(URL + next_link(client.get(URL).text)).text
+    link = next_link(client.get(URL).text)
+    assert link is not None
+    second = client.get(URL + link).text
     assert "Back to the newest" in second
     assert 'class="aa-stats"' not in second  # the counts are on the first page only
 
 
+# Named ids: a signed value carries a timestamp, so as an id it would change
+# from one run to the next (and so would pytest-randomly's order for a seed).
 @pytest.mark.parametrize(
     "cursor",
     [
-        "garbage",
-        "",  # empty means "first page", checked below
-        signing.dumps(["2020-01-01T00:00:00+00:00", 5], salt="another.salt"),
-        signing.dumps(["not a date", 5], salt="autoaudit.timeline.cursor"),
-        signing.dumps(["2020-01-01T00:00:00", 5], salt="autoaudit.timeline.cursor"),
-        signing.dumps(["2020-01-01T00:00:00+00:00", "5"], salt="autoaudit.timeline.cursor"),
-        signing.dumps({"a": 1}, salt="autoaudit.timeline.cursor"),
+        pytest.param("garbage", id="garbage"),
+        pytest.param("", id="empty"),  # empty means "first page", checked below
+        pytest.param(
+            signing.dumps(["2020-01-01T00:00:00+00:00", 5], salt="another.salt"),
+            id="other-salt",
+        ),
+        pytest.param(
+            signing.dumps(["not a date", 5], salt="autoaudit.timeline.cursor"),
+            id="not-a-date",
+        ),
+        pytest.param(
+            signing.dumps(["2020-01-01T00:00:00", 5], salt="autoaudit.timeline.cursor"),
+            id="naive-time",
+        ),
+        pytest.param(
+            signing.dumps(["2020-01-01T00:00:00+00:00", "5"], salt="autoaudit.timeline.cursor"),
+            id="id-not-an-int",
+        ),
+        pytest.param(signing.dumps({"a": 1}, salt="autoaudit.timeline.cursor"), id="not-a-list"),
     ],
 )
 def test_bad_cursors_are_rejected(client: Client, root: User, cursor: str) -> None:
@@ -151,7 +168,7 @@ def test_cursor_round_trip() -> None:
         Cursor.decode(cursor.encode() + "x")
 
 
-def test_fetch_page_is_one_query(django_assert_num_queries) -> None:
+def test_fetch_page_is_one_query(django_assert_num_queries: DjangoAssertNumQueries) -> None:
     make_logs(30)
     with django_assert_num_queries(1):
         page = fetch_page(ActivityLog.objects.select_related("user"), None, 10)
@@ -186,8 +203,8 @@ def test_queries_per_page_do_not_depend_on_page_size(
     client: Client,
     root: User,
     alice: User,
-    settings,
-    django_assert_num_queries,
+    settings: Settings,
+    django_assert_num_queries: DjangoAssertNumQueries,
     who: str,
     first: int,
     following: int,
@@ -209,7 +226,7 @@ def test_queries_per_page_do_not_depend_on_page_size(
 
 
 def test_cached_dashboard_and_entities_cost_nothing(
-    client: Client, root: User, django_assert_num_queries
+    client: Client, root: User, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     make_logs(60)
     login(client, root)

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from pytest_django import Settings
 
 from autoaudit.models import ActivityLog
 from tests.testapp.models import Product, Untracked
+from tests.typing_support import Track
 
 
 def _commits(context: CaptureQueriesContext) -> int:
@@ -46,7 +48,7 @@ def failing_log_inserts() -> Iterator[None]:
 
 @pytest.mark.django_db(transaction=True)
 class TestAutocommit:
-    def test_one_commit_per_tracked_write(self, track) -> None:
+    def test_one_commit_per_tracked_write(self, track: Track) -> None:
         track(Product)
         with CaptureQueriesContext(connection) as create:
             product = Product.objects.create(name="P")
@@ -63,7 +65,7 @@ class TestAutocommit:
             Untracked.objects.create(name="x")
         assert _commits(context) == 0
 
-    def test_a_save_the_database_rejects_leaves_no_log(self, track) -> None:
+    def test_a_save_the_database_rejects_leaves_no_log(self, track: Track) -> None:
         track(Product)
         Product.objects.create(name="A", sku="SKU-1")
         with pytest.raises(IntegrityError):
@@ -77,14 +79,16 @@ class TestAutocommit:
             ("C", "create"),
         ]
 
-    def test_on_error_raise_undoes_the_change(self, track) -> None:
+    def test_on_error_raise_undoes_the_change(self, track: Track) -> None:
         track(Product)
         with failing_log_inserts(), pytest.raises(DatabaseError):
             Product.objects.create(name="never")
         assert not Product.objects.filter(name="never").exists()
         assert ActivityLog.objects.count() == 0
 
-    def test_on_error_log_keeps_the_change_and_reports(self, track, settings, caplog) -> None:
+    def test_on_error_log_keeps_the_change_and_reports(
+        self, track: Track, settings: Settings, caplog: pytest.LogCaptureFixture
+    ) -> None:
         settings.AUTOAUDIT = {"ON_ERROR": "log"}
         track(Product)
         with caplog.at_level(logging.ERROR, logger="autoaudit"), failing_log_inserts():
@@ -98,7 +102,7 @@ class TestAutocommit:
         assert ActivityLog.objects.count() == 0
         assert len([r for r in caplog.records if "could not write" in r.getMessage()]) == 2
 
-    def test_concurrent_saves_of_one_row_are_both_logged(self, track) -> None:
+    def test_concurrent_saves_of_one_row_are_both_logged(self, track: Track) -> None:
         track(Product)
         product = Product.objects.create(name="P", stock=0)
         barrier = threading.Barrier(2)
@@ -134,14 +138,14 @@ class TestAutocommit:
 
 @pytest.mark.django_db
 class TestInsideTransactions:
-    def test_rollback_leaves_no_log(self, track) -> None:
+    def test_rollback_leaves_no_log(self, track: Track) -> None:
         track(Product)
         with pytest.raises(RuntimeError), transaction.atomic():
             Product.objects.create(name="rolled back")
             raise RuntimeError
         assert ActivityLog.objects.count() == 0
 
-    def test_savepoint_rollback_drops_only_the_inner_log(self, track) -> None:
+    def test_savepoint_rollback_drops_only_the_inner_log(self, track: Track) -> None:
         track(Product)
         with transaction.atomic():
             Product.objects.create(name="outer")

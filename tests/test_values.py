@@ -6,10 +6,12 @@ import datetime
 import decimal
 import uuid
 import zoneinfo
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
 from django.db.models import F
+from pytest_django import Settings
 
 from autoaudit.models import ActivityLog
 from autoaudit.values.serialization import to_json, truncate
@@ -22,6 +24,7 @@ from tests.testapp.models import (
     StringKeyItem,
     UUIDItem,
 )
+from tests.typing_support import Track
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +57,7 @@ def test_truncate_marks_what_it_cut() -> None:
     assert truncate("a" * 10, 4) == "aaaa…[truncated 6 chars]"
 
 
-def test_non_serialisable_values_are_logged_as_text(track) -> None:
+def test_non_serialisable_values_are_logged_as_text(track: Track) -> None:
     track(Gadget)
     gadget = Gadget.objects.create(
         name="g",
@@ -77,7 +80,7 @@ def test_non_serialisable_values_are_logged_as_text(track) -> None:
     assert log.old_values == {"odd": "OddValue(strange)"}
 
 
-def test_naive_and_aware_datetimes(track) -> None:
+def test_naive_and_aware_datetimes(track: Track) -> None:
     track(Gadget)
     aware = datetime.datetime(2024, 1, 1, 5, tzinfo=datetime.UTC)
     gadget = Gadget.objects.create(name="g", when=aware)
@@ -94,7 +97,7 @@ def test_naive_and_aware_datetimes(track) -> None:
     assert log.new_values["when"] == "2024-01-01T06:00:00+00:00"
 
 
-def test_five_megabyte_text_is_truncated_and_saved(track) -> None:
+def test_five_megabyte_text_is_truncated_and_saved(track: Track) -> None:
     track(Gadget)
     body = "x" * (5 * 1024 * 1024)
     gadget = Gadget.objects.create(name="big", body=body)
@@ -105,25 +108,26 @@ def test_five_megabyte_text_is_truncated_and_saved(track) -> None:
     assert len(gadget.body) == len(body)
 
 
-def test_max_value_length_setting_reaches_json_values(track, settings) -> None:
+def test_max_value_length_setting_reaches_json_values(track: Track, settings: Settings) -> None:
     settings.AUTOAUDIT = {"MAX_VALUE_LENGTH": 100}
     track(Product)
     Product.objects.create(name="P", metadata={"notes": ["y" * 500]})
     assert last().new_values["metadata"]["notes"][0] == "y" * 100 + "…[truncated 400 chars]"
 
 
-def test_long_and_broken_str(track) -> None:
+def test_long_and_broken_str(track: Track) -> None:
     track(LongStr)
     track(BadStr)
     LongStr.objects.create(name="l")
-    assert len(last().entity_name) == 255
+    name = last().entity_name
+    assert name is not None and len(name) == 255
     bad = BadStr.objects.create(name="b")
     log = last()
     assert log.entity_name == f"BadStr object ({bad.pk})"
     assert log.action == "create"
 
 
-def test_uuid_and_long_string_primary_keys(track) -> None:
+def test_uuid_and_long_string_primary_keys(track: Track) -> None:
     track(UUIDItem)
     track(StringKeyItem)
     item = UUIDItem.objects.create(name="u")
@@ -143,7 +147,7 @@ def test_uuid_and_long_string_primary_keys(track) -> None:
     assert log.get_target_instance() == keyed
 
 
-def test_f_expression_logs_the_resulting_number(track) -> None:
+def test_f_expression_logs_the_resulting_number(track: Track) -> None:
     track(Product)
     product = Product.objects.create(name="P", stock=10)
     product.stock = F("stock") - 1
@@ -154,11 +158,12 @@ def test_f_expression_logs_the_resulting_number(track) -> None:
     assert "F(" not in (log.description or "")
 
 
-def test_file_field_logs_the_name(track, settings, tmp_path) -> None:
+def test_file_field_logs_the_name(track: Track, settings: Settings, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path
     track(Product)
     product = Product(name="P")
     product.attachment.save("manual.txt", ContentFile(b"hello"), save=False)
     product.save()
     assert last().new_values["attachment"] == product.attachment.name
+    assert product.attachment.name is not None
     assert product.attachment.name.startswith("attachments/manual")

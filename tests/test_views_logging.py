@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.http import StreamingHttpResponse
 from django.test import AsyncClient, Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -134,6 +135,7 @@ def test_plain_entity_view() -> None:
 
 def test_download_decorator_records_the_filename(product: Product) -> None:
     response = Client().get(f"/products/{product.pk}/download/")
+    assert isinstance(response, StreamingHttpResponse)
     assert b"".join(response.streaming_content) == b"data"
     (log,) = _views()
     assert (log.action, log.entity_pk) == ("download", str(product.pk))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import timezone
 
 from autoaudit.models import ActivityLog
@@ -70,7 +72,7 @@ def make_log(*, user: Any = None, at: datetime | None = None, **fields: Any) -> 
 
 
 def seed_showcase(
-    admin_user: Any, other_user: Any, now: datetime | None = None
+    admin_user: User, other_user: Any, now: datetime | None = None
 ) -> list[ActivityLog]:
     """A realistic mix for the browser tests and screenshots: users, guests
     and the system; creates, updates (nested JSON too), deletes and logins,
@@ -199,7 +201,7 @@ def seed_showcase(
     return logs
 
 
-def login(client: Any, user: Any) -> Any:
+def login(client: Client, user: Any) -> Any:
     """Log ``client`` in as ``user`` without writing a "login" row."""
     import autoaudit
 

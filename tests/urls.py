@@ -1,7 +1,7 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
 ]
 

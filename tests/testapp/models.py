@@ -8,7 +8,7 @@ need through the ``track`` fixture so each test starts from a clean registry.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
@@ -141,7 +141,15 @@ class OddValue:
         return hash(self.raw)
 
 
-class OddField(models.CharField):  # type: ignore[type-arg]
+if TYPE_CHECKING:
+    # set with an OddValue (or its text), read back as an OddValue
+    _OddFieldBase = models.CharField[OddValue | str | None, OddValue | None]
+else:
+    # Field is generic only for type checkers (django-stubs).
+    _OddFieldBase = models.CharField
+
+
+class OddField(_OddFieldBase):
     """A custom field whose Python value is an ``OddValue`` object."""
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
@@ -307,7 +315,13 @@ class TicketNumber:
         return hash(self.number)
 
 
-class TicketNumberField(models.BigIntegerField):  # type: ignore[type-arg]
+if TYPE_CHECKING:
+    _BigIntegerField = models.BigIntegerField[Any, Any]  # sets and gets TicketNumber
+else:
+    _BigIntegerField = models.BigIntegerField
+
+
+class TicketNumberField(_BigIntegerField):
     """Stores a :class:`TicketNumber` as a BIGINT."""
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:

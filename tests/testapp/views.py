@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import TYPE_CHECKING
 
 import crum
 from asgiref.sync import sync_to_async
@@ -130,19 +131,30 @@ def product_upload(request: HttpRequest) -> HttpResponse:
     return HttpResponse("stored", status=201)
 
 
-class ProductDetailView(ActivityLogMixin, DetailView):  # type: ignore[type-arg]
+if TYPE_CHECKING:
+    from django.forms import ModelForm
+
+    _ProductDetail = DetailView[Product]
+    _ContactCreate = CreateView[ContactMessage, ModelForm[ContactMessage]]
+else:
+    # The generic views are generic only for type checkers (django-stubs).
+    _ProductDetail = DetailView
+    _ContactCreate = CreateView
+
+
+class ProductDetailView(ActivityLogMixin, _ProductDetail):
     model = Product
     template_name = "testapp/product_detail.html"
 
 
-class ProductDownloadView(ActivityLogMixin, DetailView):  # type: ignore[type-arg]
+class ProductDownloadView(ActivityLogMixin, _ProductDetail):
     model = Product
     template_name = "testapp/product_detail.html"
     activity_action = "download"
     activity_description = "Fetched the spec sheet"
 
 
-class ContactCreateView(ActivityLogMixin, CreateView):  # type: ignore[type-arg]
+class ContactCreateView(ActivityLogMixin, _ContactCreate):
     model = ContactMessage
     fields = ["name", "email", "phone", "message"]
     success_url = "/done/"
