@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from autoaudit.enums import ActionType, ActorType
 from autoaudit.tracking import manual
 from autoaudit.tracking.registry import entity_labels
-from autoaudit.tracking.snapshot import pk_is_set, stored_pk
 from autoaudit.values.diff import changed_paths
+from autoaudit.values.keys import pk_is_set, stored_pk
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import pk_text
 

@@ -45,7 +45,7 @@ def test_decorator_form_with_options(track: Track) -> None:
     try:
         tracker = registry.tracker_for(Product)
         assert tracker is not None
-        assert "internal_note" not in tracker.field_names
+        assert "internal_note" not in {f.name for f in tracker.fields}
     finally:
         autoaudit.unregister(Product)
 
@@ -153,7 +153,7 @@ def test_models_setting_registers_third_party_models(settings: Settings) -> None
         assert autoaudit.is_registered(user_model)
         tracker = registry.tracker_for(user_model)
         assert tracker is not None
-        assert "last_login" not in tracker.field_names
+        assert "last_login" not in {f.name for f in tracker.fields}
         # password is masked out of the box
         assert tracker.masks["password"] == "redact"
         user = user_model.objects.create_user("ann", "ann@example.com", "pw-123456")
@@ -181,13 +181,27 @@ def test_proxy_and_child_are_routed(track: Track) -> None:
     assert registry.tracker_for(Restaurant) is None
 
 
-def test_save_base_wrapper_is_removed_on_unregister(track: Track) -> None:
-    original = Account.save_base
+def test_patches_follow_the_registry(track: Track) -> None:
+    from django.db import models
+    from django.db.models.deletion import Collector
+    from django.db.models.query import QuerySet
+
+    from autoaudit.tracking import patches
+
     track(Account)
-    assert getattr(Account.save_base, "_autoaudit_wrapped", False)
-    autoaudit.unregister(Account)
-    assert Account.save_base is original
-    assert "save_base" not in Account.__dict__
+    assert models.Model.save_base is patches.save_base
+    assert QuerySet.update is patches.update
+    assert Collector.delete is patches.collector_delete
+    assert "save_base" not in Account.__dict__  # nothing per model class
+    patches.sync({})  # what the registry says when nothing is tracked
+    try:
+        assert "save_base" not in vars(patches)["_originals"]
+        assert models.Model.save_base is not patches.save_base
+        assert QuerySet.update is not patches.update
+        assert Collector.delete is not patches.collector_delete
+    finally:
+        patches.sync(registry.routes())
+    assert models.Model.save_base is patches.save_base
 
 
 @pytest.mark.django_db

@@ -1,7 +1,7 @@
 """Archive files: write, verify and read back gzip JSON Lines of log rows.
 
 An archive holds one JSON record per line (the columns of
-:data:`autoaudit.export.FIELDS`), followed by one trailer line::
+:data:`autoaudit.lifecycle.export.FIELDS`), followed by one trailer line::
 
     {"autoaudit_archive": {"version": 1, "rows": 1234, "sha256": "...",
                            "first": "2023-01-05T...", "last": "2024-03-14T..."}}

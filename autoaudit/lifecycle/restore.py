@@ -142,7 +142,7 @@ def restore_archive(
 ) -> RestoreResult:
     """Verify ``path`` and load its rows (those whose id is not present yet).
 
-    Raises :class:`~autoaudit.archive.ArchiveError` for a corrupt file or a
+    Raises :class:`~autoaudit.lifecycle.archive.ArchiveError` for a corrupt file or a
     failed load; either way nothing is written.
     """
     info = verify_archive(path)

@@ -20,19 +20,13 @@ from typing import Any
 
 from django.db import models
 
-from autoaudit.actors.resolve import resolve_actor
 from autoaudit.tracking import store
 from autoaudit.tracking.atomic import write_transaction
-from autoaudit.tracking.record import LogDraft, assemble
+from autoaudit.tracking.record import LogDraft, assemble, shared_actor
 from autoaudit.tracking.registry import Tracker
-from autoaudit.tracking.snapshot import (
-    compare,
-    current_values,
-    is_expression,
-    locked_rows,
-    pk_is_set,
-    read_rows,
-)
+from autoaudit.tracking.rows import locked_rows, read_rows
+from autoaudit.tracking.snapshot import compare, current_values, is_expression
+from autoaudit.values.keys import pk_is_set
 
 
 def _write_db(queryset: models.QuerySet[Any]) -> str:
@@ -41,11 +35,6 @@ def _write_db(queryset: models.QuerySet[Any]) -> str:
     first would route through ``db_for_read``)."""
     queryset._for_write = True  # type: ignore[attr-defined]
     return queryset.db
-
-
-def _actor(tracker: Tracker) -> dict[str, Any] | None:
-    # Resolved once per call; models with guest_fields resolve per row.
-    return None if tracker.options.guest_fields else resolve_actor()
 
 
 def _fields_named(tracker: Tracker, names: Iterable[str]) -> list[models.Field[Any, Any]]:
@@ -60,7 +49,7 @@ def _update_drafts(
     old_rows: dict[Any, dict[str, Any]],
     new_rows: dict[Any, Any],
 ) -> list[LogDraft]:
-    actor = _actor(tracker)
+    actor = shared_actor(tracker)
     drafts = []
     for obj in instances:
         old_row = old_rows.get(obj.pk)
@@ -113,6 +102,16 @@ def update(
     return count
 
 
+#: ``bulk_create()``'s arguments after ``objs``, as they may come positionally.
+_BULK_CREATE_ARGS = (
+    "batch_size",
+    "ignore_conflicts",
+    "update_conflicts",
+    "update_fields",
+    "unique_fields",
+)
+
+
 def bulk_create(
     tracker: Tracker,
     queryset: models.QuerySet[Any],
@@ -124,10 +123,11 @@ def bulk_create(
     """``queryset.bulk_create(objs, ...)`` with one create log per row inserted."""
     objs = list(objs)
     using = _write_db(queryset)
+    given = {**dict(zip(_BULK_CREATE_ARGS, args, strict=False)), **kwargs}
     with write_transaction(using):
         created = original(queryset, objs, *args, **kwargs)
-        conflicts = kwargs.get("ignore_conflicts") or kwargs.get("update_conflicts")
-        actor = _actor(tracker)
+        conflicts = given.get("ignore_conflicts") or given.get("update_conflicts")
+        actor = shared_actor(tracker)
         # With conflict handling, rows without a primary key back were not
         # inserted (or the database cannot say): they get no create log.
         drafts = [
@@ -162,13 +162,15 @@ def bulk_update(
     using = _write_db(queryset)
     model = queryset.model
     attnames = [f.attname for f in fields]
-    pks = [obj.pk for obj in objs]
+    # An object given twice: Django's CASE applies the first one.
+    first = list({obj.pk: obj for obj in reversed(objs)}.values())[::-1]
+    pks = [obj.pk for obj in first]
     with write_transaction(using):
         old_rows = read_rows(model, pks, attnames, using, for_update=True)
         result = original(queryset, objs, names, *args, **kwargs)
-        if any(is_expression(obj.__dict__.get(a)) for obj in objs for a in attnames):
+        if any(is_expression(obj.__dict__.get(a)) for obj in first for a in attnames):
             new_rows: dict[Any, Any] = read_rows(model, pks, attnames, using)
         else:
-            new_rows = {obj.pk: obj.__dict__ for obj in objs}
-        store.write(_update_drafts(tracker, objs, fields, old_rows, new_rows), using)
+            new_rows = {obj.pk: obj.__dict__ for obj in first}
+        store.write(_update_drafts(tracker, first, fields, old_rows, new_rows), using)
     return result

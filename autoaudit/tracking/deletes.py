@@ -18,17 +18,16 @@ cascaded rows (one ``SELECT`` per model).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from operator import attrgetter
 from typing import Any
 
 from django.db import models
 from django.db.models.deletion import Collector
 
-from autoaudit.actors.resolve import resolve_actor
-from autoaudit.tracking.record import LogDraft, assemble
+from autoaudit.tracking.record import LogDraft, assemble, shared_actor
 from autoaudit.tracking.registry import Tracker, registry
-from autoaudit.tracking.snapshot import current_values, locked_rows, read_rows
+from autoaudit.tracking.rows import locked_rows, read_rows
+from autoaudit.tracking.snapshot import current_values
 
 
 def tracks_any(collector: Collector) -> bool:
@@ -84,29 +83,12 @@ def _load_tracked(tracker: Tracker, objs: list[models.Model], using: str) -> Non
             obj.__dict__.setdefault(attname, value)
 
 
-def _drafts(
-    tracker: Tracker, objs: Iterable[models.Model], actor: dict[str, Any] | None
-) -> list[LogDraft]:
-    if tracker.options.guest_fields:
-        actor = None  # resolved per row, from the row's guest fields
-    return [
-        assemble(
-            "delete",
-            instance=obj,
-            tracker=tracker,
-            old=current_values(tracker.fields, obj),
-            actor=actor,
-        )
-        for obj in objs
-    ]
-
-
 def drafts_for(collector: Collector) -> list[LogDraft]:
     """The delete drafts of every tracked row ``collector`` is about to delete."""
     using = collector.using
     origin = getattr(collector, "origin", None)
-    actor = resolve_actor()
-    drafts: list[LogDraft] = []
+    # (tracker, pk) -> the row: a row two parts of the plan reach is logged once.
+    rows: dict[tuple[int, Any], tuple[Tracker, models.Model]] = {}
     for model, instances in collector.data.items():
         tracker = _tracker(model)
         if tracker is None:
@@ -116,10 +98,19 @@ def drafts_for(collector: Collector) -> list[LogDraft]:
             (obj for obj in instances if not is_parent_part(obj, origin)), key=attrgetter("pk")
         )
         _load_tracked(tracker, objs, using)
-        drafts.extend(_drafts(tracker, objs, actor))
+        rows.update(((id(tracker), obj.pk), (tracker, obj)) for obj in objs)
     for queryset in collector.fast_deletes:
         tracker = _tracker(queryset.model)
         if tracker is not None:
             # Read through a copy: the collector's queryset stays unevaluated.
-            drafts.extend(_drafts(tracker, locked_rows(queryset.all(), using), actor))
+            for obj in locked_rows(queryset.all(), using):
+                rows.setdefault((id(tracker), obj.pk), (tracker, obj))
+    actors: dict[int, dict[str, Any] | None] = {}
+    drafts = []
+    for tracker, obj in rows.values():
+        if id(tracker) not in actors:
+            actors[id(tracker)] = shared_actor(tracker)
+        old = current_values(tracker.fields, obj)
+        actor = actors[id(tracker)]
+        drafts.append(assemble("delete", instance=obj, tracker=tracker, old=old, actor=actor))
     return drafts

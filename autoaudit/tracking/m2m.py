@@ -20,7 +20,7 @@ from django.db import connections, models
 
 from autoaudit.tracking.record import LogDraft, assemble
 from autoaudit.tracking.registry import Tracker
-from autoaudit.tracking.snapshot import clean_queryset
+from autoaudit.tracking.rows import clean_queryset
 from autoaudit.values.serialization import safe_str
 
 #: ``{owner key: [related pks]}``; the owner key is the value the through
@@ -56,7 +56,7 @@ def _sorted(values: Any) -> list[Any]:
 def _read(field: models.ManyToManyField[Any, Any], keys: list[Any], using: str) -> Links:
     through, source, target = _sides(field)
     links: Links = {key: [] for key in keys}
-    rows: models.QuerySet[Any] = models.QuerySet(model=through, using=using).order_by()
+    rows = clean_queryset(through, using)
     for owner, related in rows.filter(**{f"{source.attname}__in": keys}).values_list(
         source.attname, _related_pk(target)
     ):
@@ -85,7 +85,7 @@ def before(
         return _read(field, [_key_of(source, instance)], using)
     # Reverse side: the tracked objects are the other end of the relation.
     if pk_set is None:  # clear(): every tracked object linked to this one
-        rows: models.QuerySet[Any] = models.QuerySet(model=through, using=using).order_by()
+        rows = clean_queryset(through, using)
         keys = list(
             rows.filter(**{target.attname: _key_of(target, instance)})
             .values_list(source.attname, flat=True)

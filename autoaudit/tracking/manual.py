@@ -26,8 +26,8 @@ from autoaudit.actors.scopes import actor as explicit_actor
 from autoaudit.actors.scopes import is_disabled
 from autoaudit.enums import ActionType
 from autoaudit.tracking import store
-from autoaudit.tracking.record import COLUMNS, LogDraft, assemble
-from autoaudit.tracking.registry import registry
+from autoaudit.tracking.record import ACTOR_COLUMNS, COLUMNS, LogDraft, assemble
+from autoaudit.tracking.registry import entity_labels, registry
 from autoaudit.tracking.snapshot import current_values, differs
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import column_text
@@ -35,16 +35,8 @@ from autoaudit.values.serialization import column_text
 if TYPE_CHECKING:
     from autoaudit.models import ActivityLog
 
-_GUEST_KEYS = ("source",)
-_ACTOR_COLUMNS = (
-    "user",
-    "actor_type",
-    "actor_identifier",
-    "actor_name",
-    "actor_metadata",
-    "ip_address",
-    "user_agent",
-)
+#: ``log_activity`` keyword arguments that describe the guest.
+_GUEST_KWARGS = ("source",)
 
 
 def _saved_or_unsaved(draft: LogDraft, using: str | None) -> ActivityLog:
@@ -81,7 +73,7 @@ def log_activity(
     model = model_for_label(entity_type)
     entity = None if model is not None else (entity_type, computed or entity_type)
     guest: dict[str, Any] = {"name": guest_name, "email": guest_email, "phone": guest_phone}
-    guest.update({key: kwargs.pop(key) for key in _GUEST_KEYS if key in kwargs})
+    guest.update({key: kwargs.pop(key) for key in _GUEST_KWARGS if key in kwargs})
     extra_metadata = {k: v for k, v in kwargs.items() if v is not None}
     if extra_metadata:
         guest["extra_metadata"] = extra_metadata
@@ -113,7 +105,7 @@ def create_for_instance(instance: models.Model, action: str, **kwargs: Any) -> A
     like tracked values; actor columns given (``user``, ``actor_type``, ...)
     replace the resolved actor's; any other column is set as given.
     """
-    given = {key: kwargs.pop(key) for key in _ACTOR_COLUMNS if key in kwargs}
+    given = {key: kwargs.pop(key) for key in ACTOR_COLUMNS if key in kwargs}
     actor = resolve_actor()
     if given.get("user") is not None:
         actor.update(user_actor(given["user"]))
@@ -121,11 +113,7 @@ def create_for_instance(instance: models.Model, action: str, **kwargs: Any) -> A
     draft = assemble(
         action,
         instance=instance,
-        entity=(
-            (kwargs.pop("entity"), kwargs.pop("computed_entity"))
-            if "entity" in kwargs and "computed_entity" in kwargs
-            else None
-        ),
+        entity=_entity_override(instance, kwargs),
         name=kwargs.pop("entity_name", None),
         old=kwargs.pop("old_values", None),
         new=kwargs.pop("new_values", None),
@@ -140,6 +128,15 @@ def create_for_instance(instance: models.Model, action: str, **kwargs: Any) -> A
     if kwargs:
         draft = dataclasses.replace(draft, **kwargs)
     return _saved_or_unsaved(draft, instance._state.db or None)
+
+
+def _entity_override(instance: models.Model, kwargs: dict[str, Any]) -> tuple[str, str] | None:
+    """``entity=``/``computed_entity=`` given to ``create_for_instance``, the
+    other one from the instance's model."""
+    if "entity" not in kwargs and "computed_entity" not in kwargs:
+        return None
+    entity, computed = entity_labels(type(instance))
+    return kwargs.pop("entity", entity), kwargs.pop("computed_entity", computed)
 
 
 def _loggable(instance: models.Model) -> tuple[models.Field[Any, Any], ...]:

@@ -1,9 +1,10 @@
 """Every patch of Django internals autoaudit makes, in one place.
 
-Each patch says why no public hook serves. All of them are installed only
-while at least one model is tracked (:func:`sync` is subscribed to the
-registry), and each first asks the registry about the model and hands
-untracked models straight to Django's own method, unchanged.
+Each patch says why no public hook serves. The patches of Django internals
+are installed only while at least one model is tracked (:func:`sync` is
+subscribed to the registry), and each first asks the registry about the
+model and hands untracked models straight to Django's own method,
+unchanged. django-crum's storage is replaced once, at start-up.
 
 The yardstick is Django's own test suite run with every model registered
 (``compat/``): with these patches in place Django must return, raise and
@@ -27,7 +28,7 @@ from autoaudit.actors.scopes import is_disabled
 from autoaudit.tracking import bulk, deletes, store
 from autoaudit.tracking.atomic import write_transaction
 from autoaudit.tracking.registry import Routes, Tracker, registry
-from autoaudit.tracking.snapshot import FORCE_INSERT
+from autoaudit.tracking.snapshot import SaveFrame, saving
 
 _originals: dict[str, Callable[..., Any]] = {}
 #: True while a tracked ``bulk_update()`` runs: the ``QuerySet.update()`` calls
@@ -49,41 +50,31 @@ def _bulk_tracker(queryset: QuerySet[Any], action: str) -> Tracker | None:
 # ``post_save`` (no transaction at all for a model without parents), so a log
 # written by the receiver would be a second commit, and a failed log insert
 # could not undo the change. No signal runs before the row is written with a
-# transaction we could open. Wrapped per tracked model class, not globally.
-def _wrap_save_base(original: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(original)
-    def save_base(self: models.Model, *args: Any, **kwargs: Any) -> Any:
-        if is_disabled() or registry.tracker_for(type(self)) is None:
-            return original(self, *args, **kwargs)
-        if kwargs.get("force_insert") or (len(args) > 1 and args[1]):
-            self.__dict__[FORCE_INSERT] = True
-        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+# transaction we could open. Patched on ``Model`` itself, so every save passes
+# (``loaddata`` calls ``Model.save_base`` directly); the saves of untracked
+# models go straight to Django's method.
+_SAVE_BASE_ARGS = ("raw", "force_insert", "force_update", "using", "update_fields")
+
+
+def save_base(self: models.Model, *args: Any, **kwargs: Any) -> Any:
+    original = _originals["save_base"]
+    tracker = None if is_disabled() else registry.tracker_for(type(self))
+    if tracker is None:
+        return original(self, *args, **kwargs)
+    given = {**dict(zip(_SAVE_BASE_ARGS, args, strict=False)), **kwargs}
+    using = given.get("using") or router.db_for_write(type(self), instance=self)
+    # Pass the database on the way Django's own caller passed it (Django would
+    # ask the router again otherwise), positional or keyword.
+    if len(args) > _SAVE_BASE_ARGS.index("using"):
+        position = _SAVE_BASE_ARGS.index("using")
+        args = (*args[:position], using, *args[position + 1 :])
+    else:
         kwargs["using"] = using
-        try:
-            with write_transaction(using):
-                return original(self, *args, **kwargs)
-        finally:
-            self.__dict__.pop(FORCE_INSERT, None)
-
-    save_base._autoaudit_wrapped = True  # type: ignore[attr-defined]
-    return save_base
-
-
-_wrapped_saves: dict[type[models.Model], Any] = {}
-
-
-def _sync_save_wrappers(routes: Routes) -> None:
-    for model in list(_wrapped_saves):
-        if model not in routes:
-            own = _wrapped_saves.pop(model)
-            if own is None:
-                delattr(model, "save_base")
-            else:
-                model.save_base = own  # type: ignore[method-assign]
-    for model in routes:
-        if model not in _wrapped_saves:
-            _wrapped_saves[model] = model.__dict__.get("save_base")
-            model.save_base = _wrap_save_base(model.save_base)  # type: ignore[method-assign]
+    frame = SaveFrame(
+        self, tracker, bool(given.get("force_insert")), bool(given.get("force_update"))
+    )
+    with write_transaction(using), saving(frame):
+        return original(self, *args, **kwargs)
 
 
 # -- QuerySet.update / bulk_create / bulk_update ----------------------------------------
@@ -148,6 +139,10 @@ def _install() -> None:
             _originals[name] = getattr(QuerySet, name)
             functools.update_wrapper(wrapper, _originals[name])
             setattr(QuerySet, name, wrapper)
+    if "save_base" not in _originals:
+        _originals["save_base"] = models.Model.save_base
+        functools.update_wrapper(save_base, models.Model.save_base)
+        models.Model.save_base = save_base  # type: ignore[method-assign]
     if "collector_delete" not in _originals:
         _originals["collector_delete"] = Collector.delete
         functools.update_wrapper(collector_delete, Collector.delete)
@@ -158,6 +153,8 @@ def _uninstall() -> None:
     for name, original in list(_originals.items()):
         if name == "collector_delete":
             Collector.delete = original  # type: ignore[method-assign]
+        elif name == "save_base":
+            models.Model.save_base = original  # type: ignore[method-assign]
         else:
             setattr(QuerySet, name, original)
         del _originals[name]
@@ -180,9 +177,7 @@ def install_crum_storage() -> ContextLocal:
 
 
 def sync(routes: Routes) -> None:
-    """Subscribed to the registry: patch while anything is tracked, and wrap
-    ``save_base`` of exactly the tracked models (proxies included)."""
-    _sync_save_wrappers(routes)
+    """Subscribed to the registry: the patches are in place while anything is tracked."""
     if routes:
         _install()
     else:

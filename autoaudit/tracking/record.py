@@ -11,8 +11,11 @@ events and view events all call :func:`assemble`. It works in three steps:
    by key at any depth (``extra_data`` and ``actor_metadata`` too), then the
    texts. The default description is rendered from the masked values, and
    the entity name and description are scrubbed of every raw value that was
-   masked and of the subject's secret fields, so no masked value reaches
-   any column, even through ``__str__``.
+   masked and of the subject's secret fields (registered or not), so no
+   masked value of the subject reaches the values, extra data, metadata,
+   name or description, even through ``__str__``. The actor columns name
+   the actor as the actor rules say (a guest's email from ``guest_fields``
+   included).
 
 The draft is frozen: :mod:`autoaudit.tracking.store` only turns it into
 statements.
@@ -20,6 +23,7 @@ statements.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -31,9 +35,9 @@ from autoaudit.actors.resolve import resolve_actor
 from autoaudit.actors.scopes import current_extra
 from autoaudit.conf import get_settings, hash_key
 from autoaudit.tracking.registry import Tracker, entity_labels, registry
-from autoaudit.tracking.snapshot import stored_pk
 from autoaudit.values.descriptions import change_triples, describe
-from autoaudit.values.masking import MaskPolicy, scrub_text
+from autoaudit.values.keys import stored_pk
+from autoaudit.values.masking import MaskPolicy, scrub_text, strategy_for
 from autoaudit.values.serialization import (
     NAME_LENGTH,
     pk_integer,
@@ -77,6 +81,16 @@ class LogDraft:
 
 
 COLUMNS = tuple(f.name for f in fields(LogDraft))
+#: The columns that name the actor (``resolve_actor()``'s keys).
+ACTOR_COLUMNS = (
+    "user",
+    "actor_type",
+    "actor_identifier",
+    "actor_name",
+    "actor_metadata",
+    "ip_address",
+    "user_agent",
+)
 
 #: ``pk`` not given: take the instance's.
 _INSTANCE_PK: Any = object()
@@ -86,6 +100,12 @@ def _json(values: Mapping[str, Any] | None, limit: int) -> dict[str, Any] | None
     if values is None:
         return None
     return {str(name): to_json(value, limit) for name, value in values.items()}
+
+
+def shared_actor(tracker: Tracker) -> dict[str, Any] | None:
+    """The actor of every row of one bulk call or delete, resolved once; ``None``
+    (resolve per row) for a model whose rows name their guest (``guest_fields``)."""
+    return None if tracker.options.guest_fields else resolve_actor()
 
 
 def _guest(tracker: Tracker | None, instance: models.Model | None) -> dict[str, Any] | None:
@@ -129,13 +149,32 @@ def _instance_name(tracker: Tracker | None, instance: models.Model, pk: Any) -> 
     return safe_str(name, fallback) or fallback
 
 
-def _secret_texts(tracker: Tracker | None, instance: models.Model | None) -> list[str]:
-    """The subject's secret fields as text, tracked or not."""
-    if tracker is None or instance is None:
+@functools.lru_cache(maxsize=256)
+def _secret_attnames(
+    model: type[models.Model], masks: frozenset[tuple[str, str]]
+) -> tuple[str, ...]:
+    """The attnames of an unregistered model's fields the global masks match."""
+    global_masks = dict(masks)
+    return tuple(
+        f.attname
+        for f in model._meta.concrete_fields
+        if not f.primary_key and strategy_for(f.name, {}, global_masks) is not None
+    )
+
+
+def _secret_texts(
+    tracker: Tracker | None, instance: models.Model | None, global_masks: Mapping[str, str]
+) -> list[str]:
+    """The subject's secret fields as text, tracked or not, registered or not."""
+    if instance is None:
         return []
+    if tracker is not None:
+        attnames = tracker.secret_attnames
+    else:
+        attnames = _secret_attnames(type(instance), frozenset(global_masks.items()))
     data = instance.__dict__
     found = []
-    for attname in tracker.secret_attnames:
+    for attname in attnames:
         value = data.get(attname)
         if value is not None and not isinstance(value, bool):
             found.append(safe_str(value))
@@ -199,7 +238,7 @@ def assemble(
         verbose = safe_str(model._meta.verbose_name, entity[0]) if model else entity[0]
 
     # -- masking, over every column -------------------------------------------
-    secrets = _secret_texts(tracker, instance)
+    secrets = _secret_texts(tracker, instance, settings.MASK_FIELDS)
     old_values = policy.values(_json(old, limit), secrets)
     new_values = policy.values(_json(new, limit), secrets)
     extra_data = policy.nested(to_json(merged, limit), secrets) if merged else None

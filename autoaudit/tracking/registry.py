@@ -50,7 +50,6 @@ class Tracker:
         self.computed_entity = model_label(model)[:100]
         self.verbose_name = model._meta.verbose_name
         self.fields: tuple[models.Field[Any, Any], ...] = ()
-        self.field_names: frozenset[str] = frozenset()
         self.masks: Mapping[str, str] = {}
         #: attnames of every concrete field whose value is secret (masked or
         #: excluded by a mask), tracked or not: scrubbed from names and texts.
@@ -124,7 +123,6 @@ class Tracker:
                 masks[f.name] = strategy
             fields.append(f)
         self.fields = tuple(fields)
-        self.field_names = frozenset(f.name for f in fields)
         self.labels_cache = {}
         self.masks = MappingProxyType(masks)
         self.secret_attnames = tuple(secrets)

@@ -30,14 +30,14 @@ from autoaudit.tracking import m2m, manual, store
 from autoaudit.tracking.record import LogDraft, assemble
 from autoaudit.tracking.registry import Routes, Tracker, registry
 from autoaudit.tracking.snapshot import (
-    FORCE_INSERT,
-    Snapshot,
+    SaveFrame,
+    after_save,
     before_save,
     compare,
     current_values,
+    frame_of,
 )
 
-_SNAPSHOT = "_autoaudit_snapshot"
 _M2M = "_autoaudit_m2m"
 
 
@@ -54,29 +54,23 @@ def _pre_save(
     update_fields: frozenset[str] | None = None,
     **kwargs: Any,
 ) -> None:
-    data = instance.__dict__
-    data.pop(_SNAPSHOT, None)
-    force_insert = data.pop(FORCE_INSERT, False)
-    if is_disabled():
+    frame = frame_of(instance)  # opened by the save_base patch for tracked saves
+    if frame is None or (raw and not conf.get_settings().LOG_RAW_SAVES):
         return
-    tracker = registry.tracker_for(sender)
-    if tracker is None or (raw and not conf.get_settings().LOG_RAW_SAVES):
-        return
-    snap = before_save(tracker, instance, using, update_fields, force_insert, raw)
-    data[_SNAPSHOT] = (tracker, snap)
+    frame.snapshot = before_save(frame, using, update_fields, raw)
+    frame.done = False
 
 
-def _save_draft(
-    tracker: Tracker, instance: models.Model, created: bool, snap: Snapshot | None
-) -> LogDraft | None:
-    if created or snap is None:
+def _save_draft(frame: SaveFrame, created: bool) -> LogDraft | None:
+    instance, tracker, snap = frame.instance, frame.tracker, frame.snapshot
+    if created:
         if "create" not in tracker.actions:
             return None
         new = current_values(tracker.fields, instance)
         return assemble("create", instance=instance, tracker=tracker, new=new)
-    if "update" not in tracker.actions or snap.values is None:
+    if "update" not in tracker.actions or snap is None:
         return None
-    change = compare(snap.fields, snap.values, {**instance.__dict__, **snap.computed})
+    change = compare(snap.fields, snap.values, after_save(snap, instance))
     if change is None:
         return None
     old, new, changed = change
@@ -87,15 +81,15 @@ def _post_save(
     sender: type[models.Model],
     instance: models.Model,
     created: bool = False,
+    raw: bool = False,
     using: str | None = None,
     **kwargs: Any,
 ) -> None:
-    # pre_save decided whether this save is tracked (and with which tracker).
-    pending = instance.__dict__.pop(_SNAPSHOT, None)
-    if pending is None:
+    frame = frame_of(instance)
+    if frame is None or frame.done or (raw and not conf.get_settings().LOG_RAW_SAVES):
         return
-    tracker, snap = pending
-    draft = _save_draft(tracker, instance, created, snap)
+    frame.done = True
+    draft = _save_draft(frame, created)
     if draft is not None:
         store.write([draft], using or "default")
 

@@ -19,9 +19,10 @@ class AuditMiddleware:
     Place it after ``AuthenticationMiddleware``. It is sync and async
     capable: under ASGI with async views it runs without a thread switch.
     The request is kept in context variables (django-crum's storage is made
-    context-local by :mod:`autoaudit.request`), so concurrent requests never
-    see each other's; both are restored when the response is returned or an
-    exception escapes, so nothing leaks to the next request.
+    context-local at start-up, see ``tracking.patches.install_crum_storage``),
+    so concurrent requests never see each other's; both are restored when the
+    response is returned or an exception escapes, so nothing leaks to the
+    next request.
 
     The actor is not read here: the user is looked up when each log is
     written, so authentication done inside the view (tokens, JWT) counts.

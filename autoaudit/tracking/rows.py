@@ -1,0 +1,207 @@
+"""Reads of the rows a write touches: clean primary-key queries and locking.
+
+A *clean* query is a plain ``QuerySet`` of the concrete model: no manager
+(so no manager annotations or filters), no ordering (so no ``Meta.ordering``
+joins), no ``select_related`` or ``prefetch_related``. Where the backend can
+lock, reads lock only the model's own tables (``FOR UPDATE OF``), so joins
+the caller's filters need, outer joins included, do not stop them.
+
+Building a query through the ORM costs more Python time than the database
+takes to run it, so the single-row read of a save is compiled once per
+model, column set and database and then executed with fresh parameters;
+values still pass through the fields' own ``get_db_prep_value`` and the
+compiler's converters.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from django.db import connections, models
+from django.db.models.query import ModelIterable
+
+from autoaudit.values.keys import pk_fields
+
+#: Primary keys per ``pk IN (...)`` batch of the bulk paths.
+BATCH_SIZE = 900
+
+_select_sql: dict[tuple[Any, ...], tuple[str, dict[int, Any]] | None] = {}
+
+
+def clear() -> None:
+    """Forget compiled statements (when a database alias is reconfigured)."""
+    _select_sql.clear()
+
+
+def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- queries ------------------------------------------------------------------------
+def clean_queryset(model: type[models.Model], using: str) -> models.QuerySet[Any]:
+    """A plain queryset of ``model``'s rows: no manager, ordering or joins of ours."""
+    concrete = model._meta.concrete_model or model
+    return models.QuerySet(model=concrete, using=using).order_by()
+
+
+def _lock_paths(model: type[models.Model]) -> tuple[str, ...]:
+    """``select_for_update(of=...)``: the model's own table and its MTI parents'."""
+    paths = ["self"]
+
+    def walk(current: type[models.Model], prefix: str) -> None:
+        for parent, link in current._meta.parents.items():
+            if link is not None:
+                paths.append(prefix + link.name)
+                walk(parent, f"{prefix}{link.name}__")
+
+    walk(model._meta.concrete_model or model, "")
+    return tuple(paths)
+
+
+def lock(queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    """``queryset`` as a locking read where the backend has one.
+
+    Only the rows of the model's own tables are locked (``of=``), so joins
+    the caller's filters need, outer joins included, do not stop it.
+    """
+    features = connections[queryset.db].features
+    if not features.has_select_for_update:
+        return queryset
+    if features.has_select_for_update_of:
+        return queryset.select_for_update(of=_lock_paths(queryset.model))
+    return queryset.select_for_update()
+
+
+def _sentinel(field: models.Field[Any, Any], index: int) -> Any:
+    if isinstance(field, models.ForeignKey):
+        return _sentinel(field.target_field, index)
+    if isinstance(field, models.UUIDField):
+        return uuid.UUID(int=index + 1)
+    if isinstance(field, models.CharField | models.TextField):
+        return f"autoaudit-sentinel-{index}"
+    if isinstance(field, models.IntegerField):
+        return index + 1
+    return None  # a key type we do not guess: use the ORM every time
+
+
+def _pk_value(fields: Sequence[models.Field[Any, Any]], values: Sequence[Any]) -> Any:
+    return values[0] if len(fields) == 1 else tuple(values)
+
+
+def _compile_read(
+    model: type[models.Model], attnames: Sequence[str], for_update: bool, alias: str
+) -> tuple[str, dict[int, Any]] | None:
+    keys = pk_fields(model)
+    sentinels = [_sentinel(f, i) for i, f in enumerate(keys)]
+    if any(s is None for s in sentinels):
+        return None
+    queryset = clean_queryset(model, alias).filter(pk=_pk_value(keys, sentinels))
+    queryset = queryset.values_list(*attnames)
+    if for_update:
+        queryset = lock(queryset)
+    compiler = queryset.query.get_compiler(alias)
+    sql, params = compiler.as_sql()
+    connection = connections[alias]
+    expected = [f.get_db_prep_value(s, connection) for f, s in zip(keys, sentinels, strict=True)]
+    if list(params) != expected:
+        return None  # an unusual query shape: use the ORM every time
+    converters = compiler.get_converters([column[0] for column in compiler.select])
+    return sql, converters
+
+
+def read_row(
+    model: type[models.Model], pk: Any, attnames: Sequence[str], for_update: bool, alias: str
+) -> dict[str, Any] | None:
+    """The current values of ``attnames`` of one row, or ``None`` if it is gone."""
+    key = (model, tuple(attnames), for_update, alias)
+    if key not in _select_sql:
+        _select_sql[key] = _compile_read(model, attnames, for_update, alias)
+    compiled = _select_sql[key]
+    connection = connections[alias]
+    if compiled is None:
+        queryset = clean_queryset(model, alias).filter(pk=pk).values_list(*attnames)
+        rows = list((lock(queryset) if for_update else queryset)[:1])
+        return dict(zip(attnames, rows[0], strict=True)) if rows else None
+    sql, converters = compiled
+    parts = pk if isinstance(pk, tuple) else (pk,)
+    params = [
+        f.get_db_prep_value(value, connection, prepared=False)
+        for f, value in zip(pk_fields(model), parts, strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    # What SQLCompiler.apply_converters does, with this thread's connection.
+    for position, (functions, expression) in converters.items():
+        value = values[position]
+        for function in functions:
+            value = function(value, expression, connection)
+        values[position] = value
+    return dict(zip(attnames, values, strict=True))
+
+
+def read_rows(
+    model: type[models.Model],
+    pks: Sequence[Any],
+    attnames: Sequence[str],
+    using: str,
+    *,
+    for_update: bool = False,
+) -> dict[Any, dict[str, Any]]:
+    """``{pk: {attname: value}}`` of the rows with these keys (batched)."""
+    keys = [f.attname for f in pk_fields(model)]
+    columns = [*keys, *(a for a in attnames if a not in keys)]
+    positions = [columns.index(a) for a in attnames]
+    width = len(keys)
+    rows: dict[Any, dict[str, Any]] = {}
+    for chunk in chunks(pks):
+        queryset = clean_queryset(model, using).filter(pk__in=chunk)
+        if for_update:
+            queryset = lock(queryset)
+        for row in queryset.values_list(*columns):
+            pk = row[0] if width == 1 else tuple(row[:width])
+            rows[pk] = {a: row[i] for a, i in zip(attnames, positions, strict=True)}
+    return rows
+
+
+def _lockable(queryset: models.QuerySet[Any]) -> bool:
+    """Whether the rows can be locked with the caller's own filters in one
+    read: whole instances, and nothing a locking read refuses (``DISTINCT``,
+    ``GROUP BY``, aggregates, window functions, set operations)."""
+    query = queryset.query
+    if queryset._iterable_class is not ModelIterable or query.combinator or query.distinct:
+        return False
+    if query.group_by is not None:
+        return False
+    return not any(
+        getattr(a, "contains_aggregate", False) or getattr(a, "contains_over_clause", False)
+        for a in query.annotations.values()
+    )
+
+
+def locked_rows(queryset: models.QuerySet[Any], using: str) -> list[models.Model]:
+    """The rows ``queryset`` selects (for an update or a delete), as whole
+    instances, locked, each once (a filter across a multi-valued relation
+    repeats rows).
+
+    One read with the caller's filters where a locking read of that shape
+    is allowed; otherwise the primary keys first (with the caller's query
+    as it is), then those rows, locked, by primary key. ``prefetch_related``
+    is dropped: Django's ``update()`` and ``delete()`` ignore it too.
+    """
+    queryset = queryset.order_by().prefetch_related(None)
+    if _lockable(queryset):
+        queryset.query.select_related = False
+        found = list(lock(queryset.defer(None)))
+    else:
+        pks = list(dict.fromkeys(queryset.values_list("pk", flat=True)))
+        found = []
+        for chunk in chunks(pks):
+            found.extend(lock(clean_queryset(queryset.model, using).filter(pk__in=chunk)))
+    return list({obj.pk: obj for obj in found}.values())
