@@ -365,3 +365,13 @@ def test_deleting_the_parent_of_a_child_logs_both(track: Track) -> None:
         "testapp.Place",
         "testapp.Restaurant",
     ]
+
+
+def test_m2m_lists_sort_keys_by_value_not_by_text(track: Track) -> None:
+    track(Product, m2m_fields=["tags"])
+    product = Product.objects.create(name="P")
+    tags = [Tag.objects.create(pk=pk, name=f"t{pk}") for pk in (100, 9, 10)]
+    ActivityLog.objects.all().delete()
+    product.tags.add(*tags)
+    (log,) = logs()
+    assert log.new_values == {"tags": [9, 10, 100]}  # not ["10", "100", "9"]'s order

@@ -49,8 +49,15 @@ def _key_of(fk: models.ForeignKey[Any, Any], obj: models.Model) -> Any:
     return getattr(obj, fk.target_field.attname)
 
 
+def _order(value: Any) -> tuple[int, Any]:
+    """Numbers by value (``9`` before ``10``), anything else by its text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return 0, value
+    return 1, safe_str(value)
+
+
 def _sorted(values: Any) -> list[Any]:
-    return sorted(values, key=safe_str)
+    return sorted(values, key=_order)
 
 
 def _read(field: models.ManyToManyField[Any, Any], keys: list[Any], using: str) -> Links:
