@@ -6,6 +6,7 @@ import pytest
 from django.utils import translation
 
 from autoaudit.models import ActivityLog
+from autoaudit.values.descriptions import describe
 from tests.testapp.models import Product
 from tests.typing_support import Track
 
@@ -80,3 +81,23 @@ def test_a_failing_override_falls_back_to_the_default(track: Track) -> None:
     track(Product, description=broken)
     Product.objects.create(name="P")
     assert descriptions() == ['Created product "P"']
+
+
+@pytest.mark.parametrize(
+    ("action", "name", "english", "indonesian"),
+    [
+        ("create", "Mug", 'Created product "Mug"', 'Membuat produk baru: "Mug"'),
+        ("delete", "Mug", 'Deleted product "Mug"', 'Menghapus produk: "Mug"'),
+        ("view", "Mug", 'Viewed product "Mug"', 'Melihat produk: "Mug"'),
+        ("view", None, "Viewed product", "Melihat produk"),
+        ("download", None, "Downloaded product", "Mengunduh produk"),
+        ("upload", "Mug", 'Uploaded product "Mug"', 'Mengunggah produk: "Mug"'),
+    ],
+)
+def test_standard_texts_are_translated_when_used(
+    action: str, name: str | None, english: str, indonesian: str
+) -> None:
+    with translation.override("en"):
+        assert describe(action, "product", name) == english
+    with translation.override("id"):
+        assert describe(action, "produk", name) == indonesian

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from autoaudit.values.serialization import safe_str, shorten
 
@@ -55,22 +55,29 @@ def describe(
         if entity_name:
             return gettext('Failed login as "%(username)s"') % {"username": entity_name}
         return gettext("Failed login")
-    # (with a name, without one)
-    texts = {
-        "create": (gettext('Created %(entity)s "%(name)s"'), None),
-        "delete": (gettext('Deleted %(entity)s "%(name)s"'), None),
-        "view": (gettext('Viewed %(entity)s "%(name)s"'), gettext("Viewed %(entity)s")),
-        "download": (
-            gettext('Downloaded %(entity)s "%(name)s"'),
-            gettext("Downloaded %(entity)s"),
-        ),
-        "upload": (gettext('Uploaded %(entity)s "%(name)s"'), gettext("Uploaded %(entity)s")),
-    }.get(action)
+    texts = _TEXTS.get(action)
     if texts is None:
         params["action"] = action
         return gettext('%(action)s %(entity)s "%(name)s"') % params
     named, unnamed = texts
-    return (named if entity_name or unnamed is None else unnamed) % params
+    # Only the text used is translated (this runs once per log row).
+    return gettext(named if entity_name or unnamed is None else unnamed) % params
+
+
+#: The other actions' texts: (with a name, without one), translated when used.
+_TEXTS: dict[str, tuple[str, str | None]] = {
+    "create": (gettext_noop('Created %(entity)s "%(name)s"'), None),
+    "delete": (gettext_noop('Deleted %(entity)s "%(name)s"'), None),
+    "view": (gettext_noop('Viewed %(entity)s "%(name)s"'), gettext_noop("Viewed %(entity)s")),
+    "download": (
+        gettext_noop('Downloaded %(entity)s "%(name)s"'),
+        gettext_noop("Downloaded %(entity)s"),
+    ),
+    "upload": (
+        gettext_noop('Uploaded %(entity)s "%(name)s"'),
+        gettext_noop("Uploaded %(entity)s"),
+    ),
+}
 
 
 def change_triples(
