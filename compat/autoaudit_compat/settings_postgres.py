@@ -1,33 +1,10 @@
-"""Django's test-suite settings for PostgreSQL (``default`` and ``other``).
-
-As Django's "Using another settings module" documentation describes: two
-databases of the same backend with different names; the test databases are
-``test_<NAME>`` (and ``test_<NAME>_<n>`` clones for ``--parallel``).
-Connection details: ``AUTOAUDIT_TEST_DB_HOST`` / ``_PORT`` / ``_USER`` /
-``_PASSWORD`` as for autoaudit's own tests; ``AUTOAUDIT_COMPAT_DB_NAME``
-names the databases (``run.py`` uses one name per mode, so a baseline and an
-autoaudit run never share a test database).
-"""
+"""Django's test-suite settings for PostgreSQL (see ``_server``; defaults
+``127.0.0.1:5432``, user ``postgres``)."""
 
 from __future__ import annotations
 
-import os
+from autoaudit_compat._server import PASSWORD_HASHERS, SECRET_KEY, USE_TZ, databases
 
-_NAME = os.environ.get("AUTOAUDIT_COMPAT_DB_NAME", "django_compat")
-_COMMON = {
-    "ENGINE": "django.db.backends.postgresql",
-    "HOST": os.environ.get("AUTOAUDIT_TEST_DB_HOST", "127.0.0.1"),
-    "PORT": os.environ.get("AUTOAUDIT_TEST_DB_PORT", "5432"),
-    "USER": os.environ.get("AUTOAUDIT_TEST_DB_USER", "postgres"),
-    "PASSWORD": os.environ.get("AUTOAUDIT_TEST_DB_PASSWORD", ""),
-}
+DATABASES = databases("django.db.backends.postgresql", port="5432", user="postgres")
 
-DATABASES = {
-    "default": {**_COMMON, "NAME": _NAME},
-    "other": {**_COMMON, "NAME": f"{_NAME}_other"},
-}
-
-# The rest as in the suite's own tests/test_sqlite.py.
-SECRET_KEY = "django_tests_secret_key"
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-USE_TZ = False
+__all__ = ["DATABASES", "PASSWORD_HASHERS", "SECRET_KEY", "USE_TZ"]
