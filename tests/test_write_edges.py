@@ -8,6 +8,7 @@ import pickle
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.db.models import CharField
 from django.db.models.functions import Cast, Random
@@ -17,6 +18,7 @@ from django.test import RequestFactory
 import autoaudit
 from autoaudit.events import log_event
 from autoaudit.models import ActivityLog
+from autoaudit.tracking import store
 from tests.testapp.models import Book, Category, Leaky, Product, Shelf, UUIDItem
 from tests.typing_support import Track
 
@@ -164,3 +166,18 @@ def test_view_event_of_an_unregistered_model_keeps_masked_fields_out_of_its_name
     assert log is not None
     assert SECRET not in (log.entity_name or "")
     assert SECRET not in (log.description or "")
+
+
+def test_logs_are_written_while_autoaudit_is_not_an_available_app(track: Track) -> None:
+    """As in a ``TransactionTestCase`` whose ``available_apps`` leaves autoaudit
+    out (Django's multiple_database MigrateTestCase): the change keeps its log."""
+    track(Product)
+    store.clear()  # the log INSERT is compiled on first use, here
+    apps.set_available_apps(["django.contrib.contenttypes", "tests.testapp"])
+    try:
+        product = Product.objects.create(name="hidden", price=1)
+        product.delete()
+    finally:
+        apps.unset_available_apps()
+        store.clear()
+    assert actions() == ["create", "delete"]

@@ -37,7 +37,6 @@ from autoaudit.tracking.record import LogDraft
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    from autoaudit.models import ActivityLog
 
 logger = logging.getLogger("autoaudit")
 
@@ -49,9 +48,14 @@ _AS_IS = (models.CharField, models.TextField, models.IntegerField)
 _PLAIN_TYPES = frozenset({str, int, type(None)})
 
 
-def log_model() -> type[ActivityLog]:
-    """``autoaudit.models.ActivityLog``, from the app registry."""
-    model: type[ActivityLog] = apps.get_model("autoaudit", "ActivityLog")
+def log_model() -> type[models.Model]:
+    """``autoaudit.models.ActivityLog``, from the app registry.
+
+    Looked up among every model loaded, not only the available apps: a test
+    case with ``available_apps`` that leaves autoaudit out still writes logs
+    (``apps.get_model`` would raise ``LookupError`` there).
+    """
+    model = apps.get_registered_model("autoaudit", "ActivityLog")
     return model
 
 
@@ -104,7 +108,9 @@ class _Insert:
 
 
 def _user_model() -> type[models.Model]:
-    model: type[models.Model] = log_model()._meta.get_field("user").remote_field.model
+    field = log_model()._meta.get_field("user")
+    assert isinstance(field, models.ForeignKey)
+    model: type[models.Model] = field.remote_field.model
     return model
 
 
@@ -181,18 +187,18 @@ def write(drafts: Sequence[LogDraft], using: str) -> None:
             _report(draft, exc)
 
 
-def unsaved(draft: LogDraft) -> ActivityLog:
+def unsaved(draft: LogDraft) -> models.Model:
     """The draft as an unsaved ``ActivityLog`` (the manual helpers return one
     even when nothing is written)."""
     columns = draft.columns()
     user = columns.pop("user")
     log = log_model()(**columns)
     if user_id(user, _user_model()) is not None:
-        log.user = user
+        log.user = user  # type: ignore[attr-defined]
     return log
 
 
-def save(draft: LogDraft, using: str | None = None) -> ActivityLog | None:
+def save(draft: LogDraft, using: str | None = None) -> models.Model | None:
     """Insert one draft through the ORM and return the saved row (with its id).
 
     ``using`` defaults to the router's database for the log model. ``None``
