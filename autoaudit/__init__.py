@@ -7,7 +7,7 @@ so ``import autoaudit`` works in ``models.py`` (the ``register`` decorator).
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from autoaudit.actors.scopes import actor, context, disabled
 from autoaudit.enums import ActionType, ActorType
@@ -62,7 +62,7 @@ def log_activity(
     :func:`autoaudit.tracking.manual.log_activity`."""
     from autoaudit.tracking.manual import log_activity as _log_activity
 
-    return _log_activity(request, action, entity_type, **kwargs)
+    return cast("ActivityLog", _log_activity(request, action, entity_type, **kwargs))
 
 
 def log_model_change(
@@ -74,4 +74,4 @@ def log_model_change(
     """Log a change of ``instance`` by hand (the design document's helper)."""
     from autoaudit.tracking.manual import log_model_change as _log_model_change
 
-    return _log_model_change(request, instance, action, old_instance)
+    return cast("ActivityLog | None", _log_model_change(request, instance, action, old_instance))

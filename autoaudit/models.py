@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -280,7 +280,8 @@ class ActivityLog(models.Model):
     def create_for_instance(cls, instance: models.Model, action: str, **kwargs: Any) -> ActivityLog:
         """Log an activity on ``instance``; actor fields come from the current
         context unless given, values go through masking and size limits."""
-        return manual.create_for_instance(instance, action, **kwargs)
+        # The tracking layer types rows as Model: it sits below this module.
+        return cast(ActivityLog, manual.create_for_instance(instance, action, **kwargs))
 
 
 #: Attnames of each ActivityLog class's concrete fields, in column order

@@ -708,6 +708,7 @@ def test_an_unsaved_log_caches_its_user() -> None:
     with autoaudit.actor(user=user):
         draft = assemble("view", entity=("report", "report"))
     log = store.unsaved(draft)
+    assert isinstance(log, ActivityLog)
     assert log._state.adding is True
     assert log.user_id == user.pk
     assert log.user is user  # cached: no query

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -32,14 +32,11 @@ from autoaudit.tracking.snapshot import current_values, differs
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import column_text
 
-if TYPE_CHECKING:
-    from autoaudit.models import ActivityLog
-
 #: ``log_activity`` keyword arguments that describe the guest.
 _GUEST_KWARGS = ("source",)
 
 
-def _saved_or_unsaved(draft: LogDraft, using: str | None) -> ActivityLog:
+def _saved_or_unsaved(draft: LogDraft, using: str | None) -> models.Model:
     saved = store.save(draft, using)
     return saved if saved is not None else store.unsaved(draft)
 
@@ -59,7 +56,7 @@ def log_activity(
     guest_email: str | None = None,
     guest_phone: str | None = None,
     **kwargs: Any,
-) -> ActivityLog:
+) -> models.Model:
     """Write one log by hand. ``entity_type`` is the short entity name or
     ``"app_label.Model"``; extra keyword arguments (``source``, ``device``, ...)
     describe a guest, except ``extra_data``, ``computed_entity`` and ``using``.
@@ -98,7 +95,7 @@ def log_activity(
     return _saved_or_unsaved(draft, using)
 
 
-def create_for_instance(instance: models.Model, action: str, **kwargs: Any) -> ActivityLog:
+def create_for_instance(instance: models.Model, action: str, **kwargs: Any) -> models.Model:
     """``ActivityLog.create_for_instance``: a log about ``instance``.
 
     Keyword arguments set columns: ``old_values``/``new_values`` are masked
@@ -157,7 +154,7 @@ def log_model_change(
     instance: models.Model,
     action: str,
     old_instance: models.Model | None = None,
-) -> ActivityLog | None:
+) -> models.Model | None:
     """Log a create/update/delete of ``instance`` by hand; for an update,
     ``old_instance`` gives the old values (no log if nothing changed).
     Returns ``None`` when nothing is written (also inside ``disabled()``)."""
@@ -197,7 +194,7 @@ def log_event(
     name: str | None = None,
     description: str | None = None,
     extra: Mapping[str, Any] | None = None,
-) -> ActivityLog | None:
+) -> models.Model | None:
     """A ``view``/``download``/``upload``/POST log of the current request,
     about ``instance``, or else ``model``/``entity`` and ``pk``."""
     subject: dict[str, Any] = {"instance": instance} if instance is not None else {"pk": pk}

@@ -9,7 +9,7 @@ out of tracking (a page view has no reason to be kept without an actor).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import models
 from django.utils.translation import gettext
@@ -75,9 +75,10 @@ def log_event(
     else:
         subject = {"entity": (safe_str(target or "request"),) * 2, "pk": pk}
     with using_request(request):
-        return manual.log_event(
+        log = manual.log_event(
             action, name=entity_name, description=description, extra=extra_data, **subject
         )
+    return cast("ActivityLog | None", log)
 
 
 def uploaded_files(request: Any) -> list[dict[str, Any]]:
