@@ -9,6 +9,8 @@ from typing import Any
 
 from django.db import connections, transaction
 
+from autoaudit.tracking.rows import holds_write_lock
+
 
 @contextlib.contextmanager
 def write_transaction(using: str) -> Iterator[None]:
@@ -23,6 +25,8 @@ def write_transaction(using: str) -> Iterator[None]:
     (the old values) before the write, and a deferred SQLite transaction
     would then fail against a concurrent writer ("database is locked") where
     the untracked single statement would just have waited for the lock.
+    Inside a caller's transaction the locking reads of :mod:`.rows` claim
+    that lock instead (:func:`~autoaudit.tracking.rows.claim_write_lock`).
     """
     connection: Any = connections[using]  # SQLite's has transaction_mode
     if not connection.get_autocommit():
@@ -35,6 +39,7 @@ def write_transaction(using: str) -> Iterator[None]:
             atomic.__enter__()
         finally:
             connection.transaction_mode = None
+        holds_write_lock(connection)
     else:
         atomic.__enter__()
     try:

@@ -1,39 +1,76 @@
 """Delete logs of everything one ``Collector.delete()`` removes.
 
 ``Model.delete()`` and ``QuerySet.delete()`` (cascades included) all end in
-Django's ``Collector.delete()``; :mod:`autoaudit.tracking.patches` calls
-:func:`drafts_for` just before it, with the collector's plan, and writes the
-drafts just after it, in its transaction: one ``INSERT`` however many
-objects are deleted.
+Django's ``Collector.delete()``; :mod:`autoaudit.tracking.patches` makes a
+:class:`DeletePlan` just before it, lets Django delete, and writes the
+plan's drafts just after it, in its transaction: one ``INSERT`` however
+many objects are deleted.
+
+A delete log holds the values of the row the ``DELETE`` removed, not those
+of the instance Django collected: that instance can be stale (loaded before
+a concurrent update committed) or already gone (a second ``delete()`` of
+the same row removes nothing and gets no log). So:
+
+- rows Django deletes by primary key (``Model.delete()``, the rows a
+  collector loaded) are deleted with ``DELETE ... RETURNING`` their tracked
+  columns, where the database has it (PostgreSQL, SQLite, MariaDB) and the
+  tracked columns are all in the model's own table: the log costs no read;
+- elsewhere (MySQL; a multi-table child, whose columns live in its parents'
+  tables; a model whose tracked key the collector nulls before deleting,
+  as it does on MariaDB for a nullable cascading key) the tracked columns
+  are read before the delete, locked;
+- rows of a fast-deleted queryset (one ``DELETE ... WHERE``) are read
+  before it with the caller's filters, locked.
+
+A locked row cannot change or go before the ``DELETE``; a row the read does
+not find is one the ``DELETE`` will not remove.
 
 Why not a ``post_delete`` receiver: any ``pre_delete``/``post_delete``
 receiver turns off Django's fast delete (one ``DELETE ... WHERE``) and its
 loading of only the referenced columns of cascaded rows, so Django itself
-would run different statements. Here Django runs exactly what it would run
-untracked; we only add reads: the rows of a fast-deleted queryset (one
-locking ``SELECT``), and the tracked columns Django did not load for
-cascaded rows (one ``SELECT`` per model).
+would run different statements. Here Django runs the statements it would
+run untracked; a ``RETURNING`` clause is added to some and reads are
+added before others.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
-from operator import attrgetter
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import models
 from django.db.models.deletion import Collector
 
+from autoaudit.tracking import links
+from autoaudit.tracking.links import Links, key_of, sides
 from autoaudit.tracking.record import LogDraft, assemble, shared_actor
 from autoaudit.tracking.registry import Tracker, registry
-from autoaudit.tracking.rows import locked_rows, read_rows
+from autoaudit.tracking.rows import (
+    can_return_deleted,
+    clean_queryset,
+    delete_returning,
+    locked_rows,
+    read_rows,
+)
 from autoaudit.tracking.snapshot import current_values
+from autoaudit.values.keys import pk_fields
+
+
+def _models_deleted(collector: Collector) -> list[type[models.Model]]:
+    return [*collector.data, *(qs.model for qs in collector.fast_deletes)]
 
 
 def tracks_any(collector: Collector) -> bool:
-    """Whether anything this collector deletes is tracked."""
-    models_deleted = [*collector.data, *(qs.model for qs in collector.fast_deletes)]
-    return any(_tracker(model) is not None for model in models_deleted)
+    """Whether anything this collector deletes is tracked, or holds links of
+    a tracked many-to-many field."""
+    return any(
+        _tracker(model) is not None or registry.links_in(model)
+        for model in _models_deleted(collector)
+    )
 
 
 def _tracker(model: type[models.Model]) -> Tracker | None:
@@ -70,47 +107,212 @@ def is_parent_part(instance: models.Model, origin: Any) -> bool:
     return any(cache.get(name) is not None for name in names)
 
 
-def _load_tracked(tracker: Tracker, objs: list[models.Model], using: str) -> None:
-    """Fill in tracked columns Django did not load (deferred, or cascaded rows
-    loaded with only the referenced columns): one read for all of them."""
-    attnames = [f.attname for f in tracker.fields]
-    partial = [obj for obj in objs if any(a not in obj.__dict__ for a in attnames)]
-    if not partial:
-        return
-    rows = read_rows(tracker.model, [obj.pk for obj in partial], attnames, using)
-    for obj in partial:
-        for attname, value in rows.get(obj.pk, {}).items():
-            obj.__dict__.setdefault(attname, value)
+def _pk_of(model: type[models.Model], row: dict[str, Any]) -> Any:
+    keys = [f.attname for f in pk_fields(model)]
+    return row[keys[0]] if len(keys) == 1 else tuple(row[k] for k in keys)
 
 
-def drafts_for(collector: Collector) -> list[LogDraft]:
-    """The delete drafts of every tracked row ``collector`` is about to delete."""
-    using = collector.using
-    origin = getattr(collector, "origin", None)
-    # (tracker, pk) -> the row: a row two parts of the plan reach is logged once.
-    rows: dict[tuple[int, Any], tuple[Tracker, models.Model]] = {}
-    for model, instances in collector.data.items():
-        tracker = _tracker(model)
-        if tracker is None:
-            continue
-        # In the order Django deletes them.
-        objs = sorted(
-            (obj for obj in instances if not is_parent_part(obj, origin)), key=attrgetter("pk")
-        )
-        _load_tracked(tracker, objs, using)
-        rows.update(((id(tracker), obj.pk), (tracker, obj)) for obj in objs)
-    for queryset in collector.fast_deletes:
-        tracker = _tracker(queryset.model)
-        if tracker is not None:
+def _as_deleted(obj: models.Model, pk: Any, values: dict[str, Any]) -> models.Model:
+    """``obj`` as the row the database removed: its primary key (Django sets
+    it to ``None`` after a delete) and the values the row held. A copy: the
+    caller's instance stays as Django leaves it."""
+    if not values and obj.pk == pk:
+        return obj  # read by us, whole
+    row = copy.copy(obj)
+    row.__dict__.update(values)
+    row.pk = pk
+    return row
+
+
+def _nulled(collector: Collector, model: type[models.Model], attnames: tuple[str, ...]) -> bool:
+    """Whether the collector updates a tracked column of ``model`` before it
+    deletes (MySQL nulls a nullable cascading key first): then the row the
+    ``DELETE`` returns is no longer the row as it was."""
+    return any(
+        field.model._meta.concrete_model is model and field.attname in attnames
+        for field, _value in collector.field_updates
+    )
+
+
+def _target_pks(collector: Collector, model: type[models.Model]) -> set[Any]:
+    """Primary keys of the ``model`` rows this collector deletes."""
+    return {
+        obj.pk
+        for victim, objs in collector.data.items()
+        if victim._meta.concrete_model is model
+        for obj in objs
+    }
+
+
+class DeletePlan:
+    """What one ``Collector.delete()`` logs: built before Django deletes (the
+    reads that must come first), completed by the ``DELETE ... RETURNING``
+    statements, turned into drafts after."""
+
+    def __init__(self, collector: Collector) -> None:
+        self.using = collector.using
+        #: concrete model -> tracked attnames its ``DELETE`` returns
+        self.returning: dict[type[models.Model], tuple[str, ...]] = {}
+        #: concrete model -> {pk: the row its ``DELETE`` removed}
+        self.returned: dict[type[models.Model], dict[Any, dict[str, Any]]] = {}
+        #: (tracker, instance, pk, values or None until returned), in order
+        self.rows: list[tuple[Tracker, models.Model, Any, dict[str, Any] | None]] = []
+        seen: set[tuple[int, Any]] = set()  # a row two parts of the plan reach: once
+        origin = getattr(collector, "origin", None)
+        returns = can_return_deleted(self.using)
+        for model, instances in collector.data.items():
+            tracker = _tracker(model)
+            if tracker is None:
+                continue
+            objs = sorted(
+                (obj for obj in instances if not is_parent_part(obj, origin)),
+                key=lambda obj: obj.pk,
+            )
+            objs = [obj for obj in objs if (id(tracker), obj.pk) not in seen]
+            seen.update((id(tracker), obj.pk) for obj in objs)
+            if not objs:
+                continue
+            attnames = tuple(f.attname for f in tracker.fields)
+            concrete = model._meta.concrete_model or model
+            if (
+                returns
+                and not concrete._meta.parents
+                and not _nulled(collector, concrete, attnames)
+            ):
+                known = self.returning.get(concrete, ())
+                self.returning[concrete] = tuple(dict.fromkeys((*known, *attnames)))
+                self.rows.extend((tracker, obj, obj.pk, None) for obj in objs)
+            else:
+                found = read_rows(
+                    model, [obj.pk for obj in objs], attnames, self.using, for_update=True
+                )
+                self.rows.extend(
+                    (tracker, obj, obj.pk, found[obj.pk]) for obj in objs if obj.pk in found
+                )
+        for queryset in collector.fast_deletes:
+            tracker = _tracker(queryset.model)
+            if tracker is None:
+                continue
             # Read through a copy: the collector's queryset stays unevaluated.
-            for obj in locked_rows(queryset.all(), using):
-                rows.setdefault((id(tracker), obj.pk), (tracker, obj))
-    actors: dict[int, dict[str, Any] | None] = {}
-    drafts = []
-    for tracker, obj in rows.values():
-        if id(tracker) not in actors:
-            actors[id(tracker)] = shared_actor(tracker)
-        old = current_values(tracker.fields, obj)
-        actor = actors[id(tracker)]
-        drafts.append(assemble("delete", instance=obj, tracker=tracker, old=old, actor=actor))
-    return drafts
+            for obj in locked_rows(queryset.all(), self.using):
+                if (id(tracker), obj.pk) not in seen:
+                    seen.add((id(tracker), obj.pk))
+                    self.rows.append((tracker, obj, obj.pk, {}))
+        #: (tracker, field, owners, links before, target pks deleted)
+        self.unlinked: list[tuple[Tracker, Any, dict[Any, models.Model], Links, set[Any]]] = []
+        self._plan_links(collector)
+
+    def _plan_links(self, collector: Collector) -> None:
+        """The tracked many-to-many links this delete removes.
+
+        A deleted tracked object's own links go with it (its delete log
+        covers them); its link lists are locked (:func:`.links.lock_owners`)
+        so that a concurrent link change cannot log after the delete. The
+        links that point *at* a deleted object are removed from other
+        tracked objects' lists: those get an update log each, like a
+        ``remove()``.
+        """
+        for model in dict.fromkeys(_models_deleted(collector)):
+            for tracker, field in registry.links_in(model):
+                _through, source, target = sides(field)
+                gone = {key_of(source, obj) for t, obj, _pk, _v in self.rows if t is tracker}
+                links.lock_owners(field, sorted(gone, key=str), self.using)
+                related = target.remote_field.model
+                target_model = related._meta.concrete_model or related
+                deleted = {
+                    key_of(target, obj)
+                    for victim, objs in collector.data.items()
+                    if victim._meta.concrete_model is target_model
+                    for obj in objs
+                }
+                if not deleted or "update" not in tracker.actions:
+                    continue
+                keys = self._linked_owners(collector, model, source, target, deleted) - gone
+                if not keys:
+                    continue
+                ordered = sorted(keys, key=str)
+                links.lock_owners(field, ordered, self.using)
+                before = links.read(field, ordered, self.using)
+                owners = {
+                    key_of(source, obj): obj
+                    for obj in clean_queryset(tracker.model, self.using).filter(
+                        **{f"{source.target_field.attname}__in": ordered}
+                    )
+                }
+                removed = _target_pks(collector, target_model)
+                self.unlinked.append((tracker, field, owners, before, removed))
+
+    def _linked_owners(
+        self,
+        collector: Collector,
+        through: type[models.Model],
+        source: Any,
+        target: Any,
+        deleted: set[Any],
+    ) -> set[Any]:
+        """Keys of the tracked objects linked to a deleted target."""
+        keys: set[Any] = set()
+        for obj in collector.data.get(through, ()):
+            if getattr(obj, target.attname) in deleted:
+                keys.add(getattr(obj, source.attname))
+        for queryset in collector.fast_deletes:
+            if queryset.model is through:
+                rows = queryset.all().filter(**{f"{target.attname}__in": list(deleted)})
+                keys.update(rows.values_list(source.attname, flat=True).distinct())
+        return keys
+
+    def delete(self, query: Any, compiler: Any) -> int | None:
+        """Run one of Django's pk-batch ``DELETE`` statements with ``RETURNING``
+        if its model is planned so; the number of rows deleted, or ``None``
+        (not ours: Django runs it as it is)."""
+        model = query.model._meta.concrete_model
+        attnames = self.returning.get(model)
+        if attnames is None:
+            return None
+        removed = delete_returning(compiler, model, attnames)
+        found = self.returned.setdefault(model, {})
+        for row in removed:
+            found[_pk_of(model, row)] = row
+        return len(removed)
+
+    def drafts(self) -> list[LogDraft]:
+        """One delete draft per row the database really removed, then one
+        update draft per tracked object that lost links to a deleted one."""
+        actors: dict[int, dict[str, Any] | None] = {}
+        drafts = []
+        for tracker, obj, pk, values in self.rows:
+            if values is None:
+                concrete = tracker.model._meta.concrete_model or tracker.model
+                values = self.returned.get(concrete, {}).get(pk)
+                if values is None:
+                    continue  # the DELETE matched no row: nothing was deleted
+            if id(tracker) not in actors:
+                actors[id(tracker)] = shared_actor(tracker)
+            row = _as_deleted(obj, pk, values)
+            old = current_values(tracker.fields, row)
+            drafts.append(
+                assemble(
+                    "delete", instance=row, tracker=tracker, old=old, actor=actors[id(tracker)]
+                )
+            )
+        for tracker, field, owners, before, removed in self.unlinked:
+            after = {key: [pk for pk in pks if pk not in removed] for key, pks in before.items()}
+            drafts += links.drafts(tracker, field, owners, before, after)
+        return drafts
+
+
+_plans: ContextVar[DeletePlan | None] = ContextVar("autoaudit_delete_plan", default=None)
+
+
+@contextlib.contextmanager
+def deleting(plan: DeletePlan) -> Iterator[DeletePlan]:
+    """Make ``plan`` the one Django's ``DELETE`` statements report to."""
+    token = _plans.set(plan)
+    try:
+        yield plan
+    finally:
+        _plans.reset(token)
+
+
+def current_plan() -> DeletePlan | None:
+    return _plans.get()

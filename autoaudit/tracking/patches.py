@@ -22,12 +22,15 @@ import crum
 from django.db import models, router
 from django.db.models.deletion import Collector
 from django.db.models.query import QuerySet
+from django.db.models.sql.compiler import SQLInsertCompiler
+from django.db.models.sql.subqueries import DeleteQuery
 
 from autoaudit.actors.request import ContextLocal
 from autoaudit.actors.scopes import is_disabled
 from autoaudit.tracking import bulk, deletes, store
 from autoaudit.tracking.atomic import write_transaction
 from autoaudit.tracking.registry import Routes, Tracker, registry
+from autoaudit.tracking.rows import claim_write_lock
 from autoaudit.tracking.snapshot import SaveFrame, saving
 
 _originals: dict[str, Callable[..., Any]] = {}
@@ -109,21 +112,95 @@ def bulk_update(
         _inside_bulk_update.reset(token)
 
 
-# -- Collector.delete ---------------------------------------------------------------------
+# -- Collector.delete and DeleteQuery.do_query -------------------------------------------
 # Why: every delete (``Model.delete()``, ``QuerySet.delete()``, cascades) ends
-# here, with the plan of what goes; a ``post_delete`` receiver instead would
-# switch off Django's fast delete and change its statements (see
-# ``tracking/deletes.py``). The drafts are built before Django deletes the
-# rows and inserted right after, in one statement, in the same transaction.
+# in ``Collector.delete()``, with the plan of what goes; a ``post_delete``
+# receiver instead would switch off Django's fast delete and change its
+# statements (see ``tracking/deletes.py``). The plan's reads run before
+# Django deletes, the drafts are inserted right after, in one statement, in
+# the same transaction. Django's pk-batch ``DELETE`` statements all pass
+# through ``DeleteQuery.do_query()``: inside a tracked collector's delete,
+# those of a planned model run with ``RETURNING``, so the log holds the rows
+# the database removed; every other call is Django's own.
 def collector_delete(self: Collector) -> Any:
     original = _originals["collector_delete"]
     if is_disabled() or not deletes.tracks_any(self):
         return original(self)
     with write_transaction(self.using):
-        drafts = deletes.drafts_for(self)
-        result = original(self)
-        store.write(drafts, self.using)
+        plan = deletes.DeletePlan(self)
+        with deletes.deleting(plan):
+            result = original(self)
+        store.write(plan.drafts(), self.using)
     return result
+
+
+def delete_do_query(self: DeleteQuery, table: str, where: Any, using: str) -> Any:
+    plan = deletes.current_plan()
+    if plan is not None and self.model is not None:
+        self.alias_map = {table: self.alias_map[table]}  # what Django's method does
+        self.where = where
+        count = plan.delete(self, self.get_compiler(using))
+        if count is not None:
+            return count
+    return _originals["delete_do_query"](self, table, where, using)
+
+
+# -- SQLInsertCompiler.execute_sql ----------------------------------------------------------
+# Why: with ``ignore_conflicts=True`` Django asks the database for nothing
+# back, so neither it nor we could tell which rows were inserted (an int key
+# is never set; a preset key is set whether or not its row went in). Inside
+# a tracked ``bulk_create(ignore_conflicts=True)`` its ``INSERT`` gets a
+# ``RETURNING`` clause (see ``tracking/bulk.py``); every other insert is
+# Django's own.
+def insert_execute_sql(self: SQLInsertCompiler, returning_fields: Any = None) -> Any:
+    rows = bulk.insert_returning(self, returning_fields)
+    if rows is not None:
+        return rows
+    return _originals["insert_execute_sql"](self, returning_fields)
+
+
+# -- the related managers' _add_items ----------------------------------------------------------
+# Why: ``add()`` reads which links are missing before it writes, inside its
+# own transaction, once any ``m2m_changed`` receiver listens (without one it
+# writes first: ``INSERT ... ON CONFLICT DO NOTHING``). On SQLite a
+# transaction that read first cannot wait for a concurrent writer: it fails
+# at once ("database is locked") where the untracked ``add()`` waits. No
+# signal comes before that read, so the related-manager classes of tracked
+# many-to-many fields (both sides) claim SQLite's write lock first (nothing
+# happens on other databases).
+_managers: dict[type, Callable[..., Any]] = {}
+
+
+def _claiming_add_items(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def _add_items(self: Any, source: str, target: str, *objs: Any, **kwargs: Any) -> Any:
+        if objs and not is_disabled():
+            db = kwargs.get("using") or router.db_for_write(self.through, instance=self.instance)
+            claim_write_lock(self.through, db)
+        return original(self, source, target, *objs, **kwargs)
+
+    return _add_items
+
+
+def _manager_classes(routes: Routes) -> set[type]:
+    classes: set[type] = set()
+    for tracker in set(routes.values()):
+        for field in tracker.m2m:
+            descriptors = [getattr(field.model, field.name, None)]
+            accessor = field.remote_field.get_accessor_name()
+            if accessor:
+                descriptors.append(getattr(field.remote_field.model, accessor, None))
+            classes.update(d.related_manager_cls for d in descriptors if d is not None)
+    return classes
+
+
+def _sync_managers(routes: Routes) -> None:
+    wanted = _manager_classes(routes)
+    for cls in set(_managers) - wanted:
+        cls._add_items = _managers.pop(cls)  # type: ignore[attr-defined]
+    for cls in wanted - set(_managers):
+        _managers[cls] = cls._add_items  # type: ignore[attr-defined]
+        cls._add_items = _claiming_add_items(_managers[cls])  # type: ignore[attr-defined]
 
 
 _QUERYSET_PATCHES: dict[str, Callable[..., Any]] = {
@@ -147,12 +224,24 @@ def _install() -> None:
         _originals["collector_delete"] = Collector.delete
         functools.update_wrapper(collector_delete, Collector.delete)
         Collector.delete = collector_delete  # type: ignore[method-assign]
+    if "insert_execute_sql" not in _originals:
+        _originals["insert_execute_sql"] = SQLInsertCompiler.execute_sql
+        functools.update_wrapper(insert_execute_sql, SQLInsertCompiler.execute_sql)
+        SQLInsertCompiler.execute_sql = insert_execute_sql  # type: ignore[method-assign]
+    if "delete_do_query" not in _originals:
+        _originals["delete_do_query"] = DeleteQuery.do_query
+        functools.update_wrapper(delete_do_query, DeleteQuery.do_query)
+        DeleteQuery.do_query = delete_do_query  # type: ignore[method-assign]
 
 
 def _uninstall() -> None:
     for name, original in list(_originals.items()):
         if name == "collector_delete":
             Collector.delete = original  # type: ignore[method-assign]
+        elif name == "insert_execute_sql":
+            SQLInsertCompiler.execute_sql = original  # type: ignore[method-assign]
+        elif name == "delete_do_query":
+            DeleteQuery.do_query = original  # type: ignore[method-assign]
         elif name == "save_base":
             models.Model.save_base = original  # type: ignore[method-assign]
         else:
@@ -182,3 +271,4 @@ def sync(routes: Routes) -> None:
         _install()
     else:
         _uninstall()
+    _sync_managers(routes)

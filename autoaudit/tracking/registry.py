@@ -140,6 +140,8 @@ class Registry:
         self._trackers: dict[type[models.Model], Tracker] = {}
         # sender -> tracker, including unregistered proxies of tracked models
         self._routes: dict[type[models.Model], Tracker] = {}
+        # link (through) model -> the tracked M2M fields whose links it holds
+        self._links: dict[type[models.Model], tuple[tuple[Tracker, Any], ...]] = {}
         self._from_settings: set[type[models.Model]] = set()
         self._subscribers: list[Callable[[Routes], None]] = []
         self._lock = threading.RLock()
@@ -191,6 +193,11 @@ class Registry:
     def tracker_for(self, model: type[models.Model]) -> Tracker | None:
         """The tracker writes of ``model`` are logged with, or ``None``."""
         return self._routes.get(model)
+
+    def links_in(self, model: type[models.Model]) -> tuple[tuple[Tracker, Any], ...]:
+        """``(tracker, field)`` of each tracked M2M field whose links ``model``
+        (a through model) holds; empty for any other model."""
+        return self._links.get(model, ())
 
     def routes(self) -> Routes:
         """Every sender model and its tracker (proxies routed to their concrete model)."""
@@ -257,6 +264,12 @@ class Registry:
                 if concrete in self._trackers:
                     routes[model] = self._trackers[concrete]
         self._routes = routes
+        found: dict[type[models.Model], list[tuple[Tracker, Any]]] = {}
+        for tracker in self._trackers.values():
+            for field in tracker.m2m:
+                through: type[models.Model] = field.remote_field.through  # type: ignore[assignment]
+                found.setdefault(through, []).append((tracker, field))
+        self._links = {through: tuple(pairs) for through, pairs in found.items()}
         for callback in self._subscribers:
             callback(self.routes())
 

@@ -11,11 +11,21 @@ takes to run it, so the single-row read of a save is compiled once per
 model, column set and database and then executed with fresh parameters;
 values still pass through the fields' own ``get_db_prep_value`` and the
 compiler's converters.
+
+SQLite has no row locks: a locking read there holds the database's write
+lock (:func:`claim_write_lock`). That is also what lets it wait: SQLite
+refuses at once ("database is locked", no busy timeout) a transaction that
+read first and writes second while another connection writes, where a
+transaction whose first statement writes waits for the lock. Untracked,
+Django's write usually comes first; tracked, our read does, so it takes
+the lock first and waits, or fails, exactly where Django's write would.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -23,21 +33,96 @@ from django.db import connections, models
 from django.db.models.query import ModelIterable
 
 from autoaudit.values.keys import pk_fields
+from autoaudit.values.serialization import safe_str
 
 #: Primary keys per ``pk IN (...)`` batch of the bulk paths.
 BATCH_SIZE = 900
 
 _select_sql: dict[tuple[Any, ...], tuple[str, dict[int, Any]] | None] = {}
 
+#: SQLite connection -> its ``run_on_commit`` list when its transaction was
+#: last known to hold the write lock. Django replaces that list whenever a
+#: transaction ends (commit or rollback), so the same list means the same
+#: transaction.
+_write_locked: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
+_LOCKING_MODES = frozenset({"IMMEDIATE", "EXCLUSIVE"})
+
 
 def clear() -> None:
     """Forget compiled statements (when a database alias is reconfigured)."""
     _select_sql.clear()
+    _returning.clear()
 
 
 def chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# -- SQLite's write lock -------------------------------------------------------------
+def holds_write_lock(connection: Any) -> None:
+    """Note that ``connection``'s open transaction holds SQLite's write lock
+    (it was begun ``IMMEDIATE``, or a write of ours just went through)."""
+    if connection.vendor == "sqlite" and not connection.get_autocommit():
+        _write_locked[connection] = connection.run_on_commit
+
+
+def claim_write_lock(model: type[models.Model], using: str) -> None:
+    """Before a locking read on SQLite: take the database's write lock.
+
+    One write that changes nothing (``DELETE FROM <model's table> WHERE
+    0``), once per transaction. Nothing on other databases, in autocommit
+    mode, in a transaction begun ``IMMEDIATE`` or ``EXCLUSIVE``
+    (``OPTIONS["transaction_mode"]``), in one marked for rollback (Django
+    raises its own error next) or in one known to hold the lock.
+    """
+    connection: Any = connections[using]
+    if connection.vendor != "sqlite" or connection.get_autocommit() or connection.needs_rollback:
+        return
+    if getattr(connection, "transaction_mode", None) in _LOCKING_MODES:
+        return
+    if _write_locked.get(connection) is connection.run_on_commit:
+        return
+    table = connection.ops.quote_name((model._meta.concrete_model or model)._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE 0")
+    holds_write_lock(connection)
+
+
+# -- key locks (PostgreSQL) -------------------------------------------------------------
+#: The first key of autoaudit's advisory locks ("aa"); the second is a 32-bit
+#: hash of the table and the key (a collision only makes two writes wait).
+_ADVISORY_SPACE = 0x6161
+
+
+def _advisory_key(table: str, key: Any) -> int:
+    # A key whose str() fails shares one lock with its kind: they only wait.
+    digest = hashlib.blake2b(f"{table}\0{safe_str(key)}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_keys(model: type[models.Model], keys: Sequence[Any], using: str) -> bool:
+    """On PostgreSQL, lock these key values of ``model``'s table until the
+    transaction ends, whether or not rows with them exist; ``False``
+    elsewhere (nothing done).
+
+    A row lock needs a row: a write that found no row (a primary key being
+    re-created by another transaction, a link being added to a row being
+    re-created) has nothing to wait on. Transaction-scoped advisory locks
+    (``pg_advisory_xact_lock``, taken in key order, one statement) fill the
+    gap; they block no statement of Django's, only each other.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not keys:
+        return connection.vendor == "postgresql"
+    table = (model._meta.concrete_model or model)._meta.db_table
+    locks = sorted({_advisory_key(table, key) for key in keys})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::integer[]) AS k",
+            [_ADVISORY_SPACE, locks],
+        )
+    return True
 
 
 # -- queries ------------------------------------------------------------------------
@@ -65,14 +150,20 @@ def lock(queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
     """``queryset`` as a locking read where the backend has one.
 
     Only the rows of the model's own tables are locked (``of=``), so joins
-    the caller's filters need, outer joins included, do not stop it.
+    the caller's filters need, outer joins included, do not stop it. On
+    SQLite the write lock is claimed now (:func:`claim_write_lock`): call
+    this right before the read.
     """
+    claim_write_lock(queryset.model, queryset.db)
     features = connections[queryset.db].features
     if not features.has_select_for_update:
         return queryset
+    # PostgreSQL: FOR NO KEY UPDATE, the lock Django's own UPDATE takes, so
+    # rows that reference this one can still be inserted meanwhile.
+    no_key = features.has_select_for_no_key_update
     if features.has_select_for_update_of:
-        return queryset.select_for_update(of=_lock_paths(queryset.model))
-    return queryset.select_for_update()
+        return queryset.select_for_update(of=_lock_paths(queryset.model), no_key=no_key)
+    return queryset.select_for_update(no_key=no_key)
 
 
 def _sentinel(field: models.Field[Any, Any], index: int) -> Any:
@@ -116,6 +207,8 @@ def read_row(
     model: type[models.Model], pk: Any, attnames: Sequence[str], for_update: bool, alias: str
 ) -> dict[str, Any] | None:
     """The current values of ``attnames`` of one row, or ``None`` if it is gone."""
+    if for_update:
+        claim_write_lock(model, alias)
     key = (model, tuple(attnames), for_update, alias)
     if key not in _select_sql:
         _select_sql[key] = _compile_read(model, attnames, for_update, alias)
@@ -136,14 +229,54 @@ def read_row(
         row = cursor.fetchone()
     if row is None:
         return None
+    return dict(zip(attnames, _convert(row, converters, connection), strict=True))
+
+
+def _convert(row: Sequence[Any], converters: dict[int, Any], connection: Any) -> list[Any]:
+    """What ``SQLCompiler.apply_converters`` does, with this thread's connection."""
     values = list(row)
-    # What SQLCompiler.apply_converters does, with this thread's connection.
     for position, (functions, expression) in converters.items():
         value = values[position]
         for function in functions:
             value = function(value, expression, connection)
         values[position] = value
-    return dict(zip(attnames, values, strict=True))
+    return values
+
+
+# -- DELETE ... RETURNING ------------------------------------------------------------
+_returning: dict[tuple[Any, ...], tuple[str, tuple[str, ...], dict[int, Any]]] = {}
+
+
+def can_return_deleted(using: str) -> bool:
+    """Whether ``DELETE ... RETURNING`` exists here: PostgreSQL, SQLite 3.35+
+    and MariaDB 10.5+ (Django's test for ``INSERT ... RETURNING``; MariaDB
+    has had it for ``DELETE`` longer), not MySQL."""
+    return bool(connections[using].features.can_return_columns_from_insert)
+
+
+def delete_returning(
+    compiler: Any, model: type[models.Model], attnames: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Run ``compiler``'s ``DELETE`` (one table, as Django built it) with a
+    ``RETURNING`` of the primary key and ``attnames`` columns; the rows it
+    removed, as ``{attname: value}`` (values converted as a read would)."""
+    connection = compiler.connection
+    key = (model, tuple(attnames), connection.alias)
+    if key not in _returning:
+        meta = model._meta
+        wanted = [*(f.attname for f in pk_fields(model)), *attnames]
+        names = tuple(dict.fromkeys(wanted))
+        fields = [next(f for f in meta.concrete_fields if f.attname == n) for n in names]
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        reader = clean_queryset(model, connection.alias).query.get_compiler(connection.alias)
+        converters = reader.get_converters([f.get_col(meta.db_table) for f in fields])
+        _returning[key] = (f" RETURNING {columns}", names, converters)
+    clause, names, converters = _returning[key]
+    sql, params = compiler.as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql + clause, params)
+        rows = cursor.fetchall()
+    return [dict(zip(names, _convert(row, converters, connection), strict=True)) for row in rows]
 
 
 def read_rows(
@@ -196,6 +329,7 @@ def locked_rows(queryset: models.QuerySet[Any], using: str) -> list[models.Model
     is dropped: Django's ``update()`` and ``delete()`` ignore it too.
     """
     queryset = queryset.order_by().prefetch_related(None)
+    claim_write_lock(queryset.model, using)  # before the first read
     if _lockable(queryset):
         queryset.query.select_related = False
         found = list(lock(queryset.defer(None)))

@@ -32,7 +32,7 @@ from django.db import connections, models
 from django.utils import timezone
 
 from autoaudit.tracking.registry import Tracker
-from autoaudit.tracking.rows import clean_queryset, lock, read_row
+from autoaudit.tracking.rows import clean_queryset, lock, lock_keys, read_row
 from autoaudit.values.diff import json_differs
 from autoaudit.values.keys import pk_fields, pk_is_set
 
@@ -109,10 +109,16 @@ def before_save(
     model = tracker.model
     if not pk_is_set(instance):
         return None
+    alias = using or "default"
     if state.adding and not raw and not frame.force_update:
         keys = pk_fields(model)
+        defaulted = all(f.has_default() or f.has_db_default() for f in keys)
+        if not defaulted:
+            # A primary key given by the caller: it may be one another
+            # transaction is writing at this moment (PostgreSQL; see read()).
+            lock_keys(model, [instance.pk], alias)
         # Django inserts without trying an UPDATE first in these cases.
-        if frame.force_insert or all(f.has_default() or f.has_db_default() for f in keys):
+        if frame.force_insert or defaulted:
             return None
     data = instance.__dict__
     wanted = None if update_fields is None else frozenset(update_fields)
@@ -123,27 +129,36 @@ def before_save(
     )
     if not fields:
         return Snapshot((), {}, {}) if not state.adding else None
-    alias = using or "default"
     connection = connections[alias]
-    for_update = connection.features.has_select_for_update and not connection.get_autocommit()
+    for_update = not connection.get_autocommit()  # inside the write's transaction
     attnames = [f.attname for f in fields]
     expressions = {
         f"{_EXPR_PREFIX}{f.attname}": data[f.attname]
         for f in fields
         if is_expression(data[f.attname])
     }
-    if not expressions:
-        row = read_row(model, instance.pk, attnames, for_update, alias)
-        return None if row is None else Snapshot(fields, row, {})
-    queryset = clean_queryset(model, alias).filter(pk=instance.pk).annotate(**expressions)
-    if for_update:
-        queryset = lock(queryset)
-    rows = list(queryset.values(*attnames, *expressions)[:1])
-    if not rows:
-        return None  # an explicit pk that does not exist yet: a create
-    row = rows[0]
-    computed = {name[len(_EXPR_PREFIX) :]: row.pop(name) for name in expressions}
-    return Snapshot(fields, row, computed)
+
+    def read() -> Snapshot | None:
+        if not expressions:
+            row = read_row(model, instance.pk, attnames, for_update, alias)
+            return None if row is None else Snapshot(fields, row, {})
+        queryset = clean_queryset(model, alias).filter(pk=instance.pk).annotate(**expressions)
+        if for_update:
+            queryset = lock(queryset)
+        rows = list(queryset.values(*attnames, *expressions)[:1])
+        if not rows:
+            return None  # an explicit pk that does not exist yet: a create
+        found = rows[0]
+        computed = {name[len(_EXPR_PREFIX) :]: found.pop(name) for name in expressions}
+        return Snapshot(fields, found, computed)
+
+    snapshot = read()
+    if snapshot is None and not state.adding and lock_keys(model, [instance.pk], alias):
+        # An update that found no row: had another transaction just deleted
+        # and re-created it, Django's UPDATE would change that row unread.
+        # Creates of a given key lock it too: read again once it is ours.
+        snapshot = read()
+    return snapshot
 
 
 def after_save(snap: Snapshot, instance: models.Model) -> dict[str, Any]:

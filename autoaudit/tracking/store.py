@@ -33,6 +33,7 @@ from django.utils import timezone
 from autoaudit.actors.scopes import is_disabled
 from autoaudit.conf import get_settings
 from autoaudit.tracking.record import LogDraft
+from autoaudit.tracking.rows import holds_write_lock
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
@@ -144,6 +145,7 @@ def _execute(drafts: Sequence[LogDraft], alias: str) -> None:
             _copy(connection, cursor, compiled.copy_sql, rows)  # psycopg 3 (not psycopg2)
         else:
             cursor.executemany(compiled.head + compiled.row_sql, rows)
+    holds_write_lock(connection)  # a write of ours went through
 
 
 def _copy(connection: BaseDatabaseWrapper, cursor: Any, sql: str, rows: list[list[Any]]) -> None:

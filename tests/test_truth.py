@@ -1,0 +1,321 @@
+"""The log tells the truth under concurrency and at the edges: the rows the
+database really changed, with the values they really held, and the same
+errors (and waits) a caller sees untracked."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+
+import autoaudit
+from autoaudit.models import ActivityLog
+from autoaudit.tracking import bulk, rows
+from tests.testapp.models import Place, Product, Restaurant, Tag, UUIDItem
+from tests.typing_support import Track
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HOLD = 0.5  # seconds a concurrent transaction holds its lock
+
+
+def run_in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, errors
+
+
+@contextmanager
+def concurrent_writer(work: Callable[[], Any]) -> Iterator[None]:
+    """Run ``work`` in another thread's transaction that then holds its locks
+    for :data:`HOLD` seconds; the body runs while it holds them."""
+    started = threading.Event()
+
+    def hold() -> None:
+        with transaction.atomic():
+            work()
+            started.set()
+            time.sleep(HOLD)
+
+    thread, errors = run_in_thread(hold)
+    assert started.wait(10), errors
+    try:
+        yield
+    finally:
+        thread.join(30)
+        assert not errors
+
+
+def logs(**filters: Any) -> list[ActivityLog]:
+    return list(ActivityLog.objects.filter(**filters).order_by("id"))
+
+
+# -- waiting for a concurrent writer ------------------------------------------------------
+@pytest.mark.parametrize("tracked", [False, True], ids=["untracked", "tracked"])
+@pytest.mark.parametrize("where", ["autocommit", "atomic"])
+def test_a_write_waits_for_a_concurrent_writer_as_untracked(
+    track: Track, tracked: bool, where: str
+) -> None:
+    """SQLite's lock, PostgreSQL's and MariaDB's row locks: the tracked save
+    waits and succeeds, as the untracked one does, in autocommit mode and
+    inside the caller's own ``atomic()`` (SQLite refuses a transaction that
+    read first at once: the tracked one takes the write lock before it reads)."""
+    if tracked:
+        track(Product)
+    product = Product.objects.create(name="p", stock=1)
+    with concurrent_writer(lambda: Product.objects.filter(pk=product.pk).update(stock=2)):
+        started = time.monotonic()
+        # No read first: untracked, SQLite would refuse that at once too.
+        with transaction.atomic() if where == "atomic" else nullcontext():
+            product.stock = 3
+            product.save()
+        waited = time.monotonic() - started
+    assert Product.objects.get(pk=product.pk).stock == 3
+    assert waited > HOLD / 2
+    if tracked:  # after the concurrent writer's own log
+        assert [u.new_values for u in logs(action="update")] == [{"stock": 2}, {"stock": 3}]
+
+
+@pytest.mark.parametrize("tracked", [False, True], ids=["untracked", "tracked"])
+def test_an_m2m_change_waits_for_a_concurrent_writer_as_untracked(
+    track: Track, tracked: bool
+) -> None:
+    if tracked:
+        track(Product, m2m_fields=["tags"])
+    product = Product.objects.create(name="p")
+    tags = [Tag.objects.create(name=str(i)) for i in range(2)]
+    product.tags.add(tags[0])
+    with concurrent_writer(lambda: Tag.objects.filter(pk=tags[1].pk).update(name="x")):
+        product.tags.remove(tags[0])
+        product.tags.add(tags[1])
+    assert list(product.tags.values_list("pk", flat=True)) == [tags[1].pk]
+    if tracked:
+        assert [log.new_values for log in logs(changed_fields__isnull=False)][-2:] == [
+            {"tags": []},
+            {"tags": [tags[1].pk]},
+        ]
+
+
+def test_sqlite_claims_the_write_lock_once_per_transaction(track: Track) -> None:
+    track(Product)
+    products = [Product.objects.create(name=str(i)) for i in range(3)]
+    with CaptureQueriesContext(connection) as context, transaction.atomic():
+        for product in products:
+            product.stock = 5
+            product.save()
+    claims = [q for q in context.captured_queries if "WHERE 0" in q["sql"]]
+    assert len(claims) == (1 if connection.vendor == "sqlite" else 0)
+
+
+# -- M2M chains ---------------------------------------------------------------------------
+def test_concurrent_m2m_adds_log_a_true_chain(track: Track) -> None:
+    track(Product, m2m_fields=["tags"])
+    product = Product.objects.create(name="p")
+    first, second = Tag.objects.create(name="1"), Tag.objects.create(name="2")
+    with concurrent_writer(lambda: Product.objects.get(pk=product.pk).tags.add(first)):
+        Tag.objects.get(pk=second.pk).products.add(product)  # the reverse side
+    updates = logs(changed_fields__isnull=False)
+    assert [(u.old_values, u.new_values) for u in updates] == [
+        ({"tags": []}, {"tags": [first.pk]}),
+        ({"tags": [first.pk]}, {"tags": sorted([first.pk, second.pk])}),
+    ]
+
+
+def test_adding_a_missing_row_logs_nothing(track: Track) -> None:
+    """PostgreSQL and SQLite refuse the link; MariaDB's INSERT IGNORE drops
+    it silently: either way the list did not change and there is no log."""
+    track(Product, m2m_fields=["tags"])
+    product = Product.objects.create(name="p")
+    with suppress(IntegrityError):
+        product.tags.add(999999)
+    assert list(product.tags.all()) == []
+    assert logs(changed_fields__isnull=False) == []
+
+
+def test_deleting_a_target_logs_the_lists_it_leaves(track: Track) -> None:
+    track(Product, m2m_fields=["tags"])
+    a, b = Product.objects.create(name="a"), Product.objects.create(name="b")
+    keep, gone = Tag.objects.create(name="keep"), Tag.objects.create(name="gone")
+    a.tags.add(keep, gone)
+    b.tags.add(gone)
+    ActivityLog.objects.all().delete()
+    gone_pk = gone.pk
+    assert gone.delete()[0] == 3  # the tag and its two links, as untracked
+    assert sorted(((u.entity_name, u.old_values, u.new_values) for u in logs()), key=str) == [
+        ("a", {"tags": sorted([keep.pk, gone_pk])}, {"tags": [keep.pk]}),
+        ("b", {"tags": [gone_pk]}, {"tags": []}),
+    ]
+
+
+def test_deleting_a_tracked_owner_logs_no_m2m_update(track: Track) -> None:
+    track(Product, m2m_fields=["tags"])
+    product = Product.objects.create(name="p")
+    product.tags.add(Tag.objects.create(name="t"))
+    ActivityLog.objects.all().delete()
+    product.delete()
+    assert [log.action for log in logs()] == ["delete"]
+
+
+# -- deletes ------------------------------------------------------------------------------
+def test_a_stale_instance_logs_the_row_it_deleted(track: Track) -> None:
+    track(Product)
+    product = Product.objects.create(name="p", stock=1)
+    stale = Product.objects.get(pk=product.pk)
+    Product.objects.filter(pk=product.pk).update(stock=9, name="fresh")
+    stale.delete()
+    (delete,) = logs(action="delete")
+    assert (delete.old_values["stock"], delete.entity_name) == (9, "fresh")
+    assert stale.name == "p"  # the caller's instance stays as Django leaves it
+
+
+@pytest.mark.parametrize("tracked", [False, True], ids=["untracked", "tracked"])
+def test_deleting_one_row_twice_returns_and_logs_as_it_happened(
+    track: Track, tracked: bool
+) -> None:
+    if tracked:
+        track(Product)
+    product = Product.objects.create(name="p")
+    one, two = Product.objects.get(pk=product.pk), Product.objects.get(pk=product.pk)
+    assert one.delete()[0] == 1
+    assert two.delete()[0] == 0
+    assert len(logs(action="delete")) == (1 if tracked else 0)
+
+
+def test_queryset_delete_racing_an_update_logs_the_committed_value(track: Track) -> None:
+    track(Product)
+    product = Product.objects.create(name="p", stock=1)
+    Tag.objects.create(name="t").products.add(product)  # not a fast delete
+    with concurrent_writer(lambda: Product.objects.filter(pk=product.pk).update(stock=7)):
+        Product.objects.filter(pk=product.pk).delete()
+    (delete,) = logs(action="delete")
+    assert delete.old_values["stock"] == 7
+
+
+def test_a_delete_costs_no_read_where_the_database_returns_rows(track: Track) -> None:
+    track(Product)
+    product = Product.objects.create(name="p")
+    with CaptureQueriesContext(connection) as context:
+        product.delete()
+    sql = [q["sql"] for q in context.captured_queries]
+    assert not any(s.startswith("SELECT") for s in sql)
+    assert any(" RETURNING " in s for s in sql)
+
+
+def test_a_multi_table_child_is_read_locked_before_its_delete(track: Track) -> None:
+    track(Restaurant)
+    restaurant = Restaurant.objects.create(name="r", serves_pizza=True)
+    stale = Restaurant.objects.get(pk=restaurant.pk)
+    Place.objects.filter(pk=restaurant.pk).update(name="renamed")
+    stale.delete()
+    (delete,) = logs(action="delete")
+    assert delete.old_values["name"] == "renamed"
+
+
+# -- bulk_create with conflicts -----------------------------------------------------------
+def test_ignore_conflicts_logs_the_rows_inserted(track: Track) -> None:
+    track(Product)
+    track(UUIDItem)
+    Product.objects.create(name="old", sku="A")
+    item = UUIDItem.objects.create(name="old")
+    ActivityLog.objects.all().delete()
+    Product.objects.bulk_create(
+        [Product(name="skipped", sku="A"), Product(name="new", sku="B")], ignore_conflicts=True
+    )
+    UUIDItem.objects.bulk_create(
+        [UUIDItem(id=item.id, name="skipped"), UUIDItem(name="fresh")], ignore_conflicts=True
+    )
+    created = [(log.entity, log.entity_name) for log in logs(action="create")]
+    if connection.features.can_return_rows_from_bulk_insert:
+        assert created == [("product", "new"), ("uuiditem", "fresh")]
+        new = Product.objects.get(sku="B")
+        assert logs(entity="product")[0].entity_id == new.pk
+    else:  # MySQL: only objects whose key was free
+        assert created == [("uuiditem", "fresh")]
+
+
+def test_update_conflicts_logs_an_update_of_the_row_it_met(track: Track) -> None:
+    track(Product)
+    Product.objects.create(name="old", sku="A", stock=1)
+    ActivityLog.objects.all().delete()
+    Product.objects.bulk_create(
+        [Product(name="upserted", sku="A", stock=5), Product(name="new", sku="B")],
+        update_conflicts=True,
+        update_fields=["name", "stock"],
+        unique_fields=None if connection.vendor == "mysql" else ["sku"],
+    )
+    summary = [(log.action, log.entity_name, log.old_values) for log in logs()]
+    assert summary == [
+        ("create", "new", None),
+        ("update", "upserted", {"name": "old", "stock": 1}),
+    ]
+
+
+# -- phantom rows -------------------------------------------------------------------------
+def test_an_update_that_meets_a_row_it_did_not_read_is_retried(
+    track: Track, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stands in for a row another transaction inserts between the locking
+    read and Django's UPDATE: the first read misses one row."""
+    track(Product)
+    for name in "ab":
+        Product.objects.create(name=name)
+    ActivityLog.objects.all().delete()
+    real, reads = rows.locked_rows, []
+
+    def missing_one(queryset: Any, using: str) -> list[Any]:
+        rows = real(queryset, using)
+        reads.append(len(rows))
+        return rows[1:] if len(reads) == 1 else rows
+
+    monkeypatch.setattr(bulk, "locked_rows", missing_one)
+    assert Product.objects.update(stock=4) == 2
+    assert reads == [2, 2]
+    assert sorted(str(log.entity_name) for log in logs(action="update")) == ["a", "b"]
+
+
+def test_inside_a_callers_transaction_a_phantom_is_reported(
+    track: Track, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    track(Product)
+    for name in "ab":
+        Product.objects.create(name=name)
+    ActivityLog.objects.all().delete()
+    real = rows.locked_rows
+    monkeypatch.setattr(bulk, "locked_rows", lambda qs, using: real(qs, using)[1:])
+    with caplog.at_level(logging.WARNING, "autoaudit"), transaction.atomic():
+        assert Product.objects.update(stock=4) == 2
+    assert len(logs(action="update")) == 1
+    assert "1 testapp.Product row(s)" in caplog.text
+
+
+# -- documented limitation ----------------------------------------------------------------
+def test_an_update_through_a_parent_queryset_is_logged_under_the_parent(track: Track) -> None:
+    """docs/tracking.md: a ``QuerySet.update()`` on a registered parent
+    logs under the parent (that is the queryset's model); the child's own
+    history holds its saves and deletes."""
+    track(Place)
+    track(Restaurant)
+    restaurant = Restaurant.objects.create(name="r", serves_pizza=False)
+    Place.objects.filter(pk=restaurant.pk).update(name="renamed")
+    assert [(log.entity, log.action) for log in logs()] == [
+        ("restaurant", "create"),
+        ("place", "update"),
+    ]
+    assert [log.action for log in autoaudit.history(restaurant)] == ["create"]
