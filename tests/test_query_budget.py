@@ -74,10 +74,28 @@ def test_delete_costs_one_insert(track: Track) -> None:
     assert queries(second.delete) == own + 1
 
 
+def test_delete_with_tracked_links_also_locks_them(track: Track) -> None:
+    """docs/tracking.md: PostgreSQL locks the row, then its key; MariaDB
+    locks the row; SQLite's transaction already holds the write lock."""
+    track(Product, m2m_fields=["tags"])
+    first, second = Product.objects.create(name="a"), Product.objects.create(name="b")
+    own = untracked_queries(first.delete)
+    extra = {"sqlite": 1, "postgresql": 3, "mysql": 2}[connection.vendor]
+    assert queries(second.delete) == own + extra
+
+
+def test_create_with_a_chosen_key_locks_it_on_postgresql(track: Track) -> None:
+    track(Product)
+    own = untracked_queries(lambda: Product.objects.create(pk=1000, name="a"))
+    extra = 2 if connection.vendor == "postgresql" else 1
+    assert queries(lambda: Product.objects.create(pk=1001, name="b")) == own + extra
+
+
 def test_m2m_add_costs_a_lock_a_read_and_one_insert(track: Track) -> None:
-    """The tracked object's row is locked (PostgreSQL, MariaDB; SQLite's
-    transaction already holds the write lock here), its links read, the log
-    inserted; MariaDB reads the links again after the ``INSERT IGNORE``."""
+    """The tracked object is locked (PostgreSQL: its key; MariaDB: its row;
+    SQLite's transaction already holds the write lock here), its links
+    read, the log inserted; MariaDB reads the links again after the
+    ``INSERT IGNORE``."""
     track(Product, m2m_fields=["tags"])
     product = Product.objects.create(name="a")
     tags = [Tag.objects.create(name=str(i)) for i in range(4)]

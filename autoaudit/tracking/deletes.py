@@ -216,7 +216,7 @@ class DeletePlan:
             for tracker, field in registry.links_in(model):
                 _through, source, target = sides(field)
                 gone = {key_of(source, obj) for t, obj, _pk, _v in self.rows if t is tracker}
-                links.lock_owners(field, sorted(gone, key=str), self.using)
+                links.lock_owners(field, sorted(gone, key=str), self.using, rows_first=True)
                 related = target.remote_field.model
                 target_model = related._meta.concrete_model or related
                 deleted = {

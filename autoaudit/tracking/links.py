@@ -72,29 +72,34 @@ def read(field: models.ManyToManyField[Any, Any], keys: list[Any], using: str) -
     return {key: sorted_pks(pks) for key, pks in links.items()}
 
 
-def lock_owners(field: models.ManyToManyField[Any, Any], keys: list[Any], using: str) -> None:
+def lock_owners(
+    field: models.ManyToManyField[Any, Any], keys: list[Any], using: str, rows_first: bool = False
+) -> None:
     """Make concurrent changes of these objects' links wait for each other.
 
-    A locking read of the links alone cannot stop a link being added. On
-    PostgreSQL the objects' keys are locked (:func:`.rows.lock_keys`): such
-    a lock exists whether or not the object's row does (a re-created
-    primary key), and it does not block Django's own row locks, so it adds
-    no deadlock with them. On MySQL and MariaDB the objects' rows are
-    locked; on SQLite the write lock is claimed (it has no row locks).
+    A locking read of the links alone cannot stop a link being added.
+    PostgreSQL: a key lock per object (:func:`.rows.lock_keys`), which
+    exists whether or not the object's row does (a row being re-created;
+    creates of a chosen key take it too) and blocks none of Django's
+    statements. A delete takes the objects' row locks first
+    (``rows_first``), as a save that then changes links does: both take the
+    row, then the key, so they cannot deadlock. MySQL and MariaDB: the
+    objects' rows are locked, in key order. SQLite, which has no row locks:
+    the write lock is claimed.
     """
     if not keys:
         return
     _through, source, _target = sides(field)
-    connection = connections[using]
     owner = source.remote_field.model
-    if lock_keys(owner, keys, using):
-        return
-    if connection.features.has_select_for_update:
-        owners = clean_queryset(owner, using)
-        keyed = owners.filter(**{f"{source.target_field.attname}__in": keys})
-        list(lock(keyed).values_list("pk"))
-    else:
+    connection = connections[using]
+    if not connection.features.has_select_for_update:
         claim_write_lock(owner, using)
+        return
+    if rows_first or connection.vendor != "postgresql":
+        attname = source.target_field.attname
+        owners = clean_queryset(owner, using).filter(**{f"{attname}__in": keys})
+        list(lock(owners.order_by(attname)).values_list(attname, flat=True))
+    lock_keys(owner, keys, using)
 
 
 def drafts(
