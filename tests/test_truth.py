@@ -319,3 +319,53 @@ def test_an_update_through_a_parent_queryset_is_logged_under_the_parent(track: T
         ("place", "update"),
     ]
     assert [log.action for log in autoaudit.history(restaurant)] == ["create"]
+
+
+def test_a_key_django_refuses_raises_its_error_again_in_the_same_transaction(
+    track: Track,
+) -> None:
+    """Django's ``test_invalid_value``: the first refusal marks the
+    transaction for rollback without a query; the second must raise Django's
+    error again, not a TransactionManagementError from a key lock of ours."""
+    track(Product)
+    with transaction.atomic():
+        refused: list[tuple[Any, type[Exception]]] = [([], TypeError), ("x", ValueError)]
+        for value, error in refused:
+            with pytest.raises(error):
+                Product.objects.create(pk=value, name="a")
+
+
+# -- keys given as another type than the database's ---------------------------------------
+def test_keys_given_as_text_still_find_their_rows(track: Track) -> None:
+    track(Product)
+    kept, gone = Product.objects.create(name="a"), Product.objects.create(name="b")
+    ActivityLog.objects.all().delete()
+    Product.objects.bulk_update([Product(pk=str(kept.pk), name="renamed")], ["name"])
+    Product(pk=str(gone.pk)).delete()
+    upsert = Product(pk=str(kept.pk), name="upserted", sku="S")
+    target = None if connection.vendor == "mysql" else ["id"]
+    Product.objects.bulk_create(
+        [upsert], update_conflicts=True, update_fields=["name"], unique_fields=target
+    )
+    assert [
+        (log.action, log.entity_pk, log.old_values and log.old_values.get("name")) for log in logs()
+    ] == [
+        ("update", str(kept.pk), "a"),
+        ("delete", str(gone.pk), "b"),
+        ("update", str(kept.pk), "renamed"),
+    ]
+
+
+def test_bulk_update_with_a_row_in_two_batches_logs_the_value_kept(
+    track: Track, caplog: pytest.LogCaptureFixture
+) -> None:
+    track(Product)
+    product = Product.objects.create(name="old")
+    missing = Product(pk=product.pk + 1000, name="none")
+    twice = [Product(pk=product.pk, name="first"), missing, Product(pk=product.pk, name="second")]
+    ActivityLog.objects.all().delete()
+    with caplog.at_level(logging.WARNING, "autoaudit"):
+        Product.objects.bulk_update(twice, ["name"], batch_size=1)
+    assert Product.objects.get(pk=product.pk).name == "second"
+    assert [log.new_values for log in logs()] == [{"name": "second"}]
+    assert "no log" not in caplog.text

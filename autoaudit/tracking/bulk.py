@@ -30,7 +30,7 @@ from autoaudit.tracking.record import LogDraft, assemble, shared_actor
 from autoaudit.tracking.registry import Tracker
 from autoaudit.tracking.rows import chunks, clean_queryset, lock, locked_rows, read_rows
 from autoaudit.tracking.snapshot import compare, current_values, is_expression
-from autoaudit.values.keys import pk_fields, pk_is_set
+from autoaudit.values.keys import pk_fields, pk_is_set, stored_pk
 
 logger = logging.getLogger("autoaudit")
 
@@ -229,9 +229,10 @@ def _conflict_targets(
 
 def _existing(
     model: type[models.Model], objs: list[Any], unique_fields: Sequence[str] | None, using: str
-) -> dict[int, models.Model]:
-    """``{position in objs: the row it conflicts with}``, read locked before
-    ``bulk_create(update_conflicts=True)`` (one query per batch)."""
+) -> tuple[dict[int, models.Model], list[models.Model]]:
+    """``{position in objs: the row it conflicts with}`` and every row read,
+    locked, before ``bulk_create(update_conflicts=True)`` (one query per
+    batch). Values are compared as the fields prepare them ("7" is 7)."""
     targets = _conflict_targets(model, unique_fields)
     keyed: list[tuple[int, tuple[str, ...], tuple[Any, ...]]] = []
     for position, obj in enumerate(objs):
@@ -240,18 +241,30 @@ def _existing(
             if all(v is not None for v in values):  # NULL conflicts with nothing
                 keyed.append((position, target, values))
     found: dict[int, models.Model] = {}
+    every: list[models.Model] = []
+    meta = model._meta
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+
+    def same(a: str, row_value: Any, value: Any) -> bool:
+        field = by_attname.get(a)
+        try:
+            return bool(row_value == value or (field and field.get_prep_value(value) == row_value))
+        except Exception:
+            return False
+
     for chunk in chunks(keyed):
         condition = models.Q()
         for _position, target, values in chunk:
             condition |= models.Q(**dict(zip(target, values, strict=True)))
         rows = list(lock(clean_queryset(model, using).filter(condition)))
+        every += rows
         for position, target, values in chunk:
             for row in rows:
                 if position not in found and all(
-                    row.__dict__.get(a) == v for a, v in zip(target, values, strict=True)
+                    same(a, row.__dict__.get(a), v) for a, v in zip(target, values, strict=True)
                 ):
                     found[position] = row
-    return found
+    return found, every
 
 
 #: ``bulk_create()``'s arguments after ``objs``, as they may come positionally.
@@ -288,9 +301,10 @@ def bulk_create(
     ignore, upsert = given.get("ignore_conflicts"), given.get("update_conflicts")
     with write_transaction(using):
         existing: dict[int, models.Model] = {}
+        met: list[models.Model] = []
         capture = None
         if upsert and objs:
-            existing = _existing(model, objs, given.get("unique_fields"), using)
+            existing, met = _existing(model, objs, given.get("unique_fields"), using)
         elif ignore and objs:
             if connections[using].features.can_return_rows_from_bulk_insert:
                 capture = _Inserted(model, using)
@@ -302,6 +316,13 @@ def bulk_create(
             created = original(queryset, objs, *args, **kwargs)
         finally:
             _inserting.reset(token)
+        if met and all(pk_is_set(obj) for obj in objs):
+            # The database handed every key back: an object met the row
+            # whose key it got (the database's idea of equal, a collation's
+            # too, decides; not Python's).
+            rows = {stored_pk(model, row.pk): row for row in met}
+            found = ((i, rows.get(stored_pk(model, obj.pk))) for i, obj in enumerate(objs))
+            existing = {i: row for i, row in found if row is not None}
         actor = shared_actor(tracker)
         drafts = []
         if capture is not None:
@@ -337,6 +358,23 @@ def _upsert_drafts(
     return _update_drafts(tracker, rows, fields, old_rows, new_rows)
 
 
+def _batches(
+    queryset: models.QuerySet[Any], objs: list[Any], names: Sequence[str], given: dict[str, Any]
+) -> list[list[Any]]:
+    """The batches Django's ``bulk_update()`` will send (its own formula)."""
+    meta = queryset.model._meta
+    connection = connections[queryset.db]
+    try:
+        fields = [meta.get_field(name) for name in names]
+        largest = connection.ops.bulk_batch_size([meta.pk, meta.pk, *fields], objs)
+    except Exception:  # Django raises its own error for bad names next
+        largest = len(objs)
+    size = given.get("batch_size")
+    size = min(size, largest) if size else largest
+    size = max(int(size or 1), 1)
+    return [objs[i : i + size] for i in range(0, len(objs), size)]
+
+
 def bulk_update(
     tracker: Tracker,
     queryset: models.QuerySet[Any],
@@ -354,16 +392,23 @@ def bulk_update(
     using = _write_db(queryset)
     model = queryset.model
     attnames = [f.attname for f in fields]
-    # An object given twice: Django's CASE applies the first one.
-    first = list({obj.pk: obj for obj in reversed(objs)}.values())[::-1]
+    batches = _batches(
+        queryset, objs, names, {**dict(zip(("batch_size",), args, strict=False)), **kwargs}
+    )
+    # An object given twice: each batch's CASE applies its first one, and a
+    # later batch overwrites an earlier one.
+    final = {obj.pk: obj for batch in batches for obj in reversed(batch)}
+    first = [final[pk] for pk in dict.fromkeys(obj.pk for obj in objs)]  # in the caller's order
     pks = [obj.pk for obj in first]
 
     def attempt(retry: bool) -> Any:
         old_rows = read_rows(model, pks, attnames, using, for_update=True)
         result = original(queryset, objs, names, *args, **kwargs)
         if isinstance(result, int) and len(old_rows) < len(pks):
-            # Only a key missing when read can be a phantom (a re-created row).
-            _check_phantoms(result, len(old_rows), retry, model)
+            # Only a key missing when read can be a phantom (a re-created
+            # row). Django counts a row once per batch that holds it.
+            read = sum(len({o.pk for o in batch} & set(old_rows)) for batch in batches)
+            _check_phantoms(result, read, retry, model)
         if any(is_expression(obj.__dict__.get(a)) for obj in first for a in attnames):
             new_rows: dict[Any, Any] = read_rows(model, pks, attnames, using)
         else:

@@ -51,13 +51,14 @@ from autoaudit.tracking.record import LogDraft, assemble, shared_actor
 from autoaudit.tracking.registry import Tracker, registry
 from autoaudit.tracking.rows import (
     can_return_deleted,
+    claim_write_lock,
     clean_queryset,
     delete_returning,
     locked_rows,
     read_rows,
 )
 from autoaudit.tracking.snapshot import current_values
-from autoaudit.values.keys import pk_fields
+from autoaudit.values.keys import pk_fields, stored_pk
 
 
 def _models_deleted(collector: Collector) -> list[type[models.Model]]:
@@ -216,7 +217,7 @@ class DeletePlan:
             for tracker, field in registry.links_in(model):
                 _through, source, target = sides(field)
                 gone = {key_of(source, obj) for t, obj, _pk, _v in self.rows if t is tracker}
-                links.lock_owners(field, sorted(gone, key=str), self.using, rows_first=True)
+                links.lock_owners(field, sorted(gone, key=str), self.using)
                 related = target.remote_field.model
                 target_model = related._meta.concrete_model or related
                 deleted = {
@@ -227,6 +228,7 @@ class DeletePlan:
                 }
                 if not deleted or "update" not in tracker.actions:
                     continue
+                claim_write_lock(model, self.using)  # SQLite: before the first read
                 keys = self._linked_owners(collector, model, source, target, deleted) - gone
                 if not keys:
                     continue
@@ -266,13 +268,13 @@ class DeletePlan:
         if its model is planned so; the number of rows deleted, or ``None``
         (not ours: Django runs it as it is)."""
         model = query.model._meta.concrete_model
-        attnames = self.returning.get(model)
+        attnames = self.returning.get(model) if compiler.using == self.using else None
         if attnames is None:
             return None
         removed = delete_returning(compiler, model, attnames)
         found = self.returned.setdefault(model, {})
         for row in removed:
-            found[_pk_of(model, row)] = row
+            found[stored_pk(model, _pk_of(model, row))] = row
         return len(removed)
 
     def drafts(self) -> list[LogDraft]:
@@ -283,7 +285,7 @@ class DeletePlan:
         for tracker, obj, pk, values in self.rows:
             if values is None:
                 concrete = tracker.model._meta.concrete_model or tracker.model
-                values = self.returned.get(concrete, {}).get(pk)
+                values = self.returned.get(concrete, {}).get(stored_pk(concrete, pk))
                 if values is None:
                     continue  # the DELETE matched no row: nothing was deleted
             if id(tracker) not in actors:

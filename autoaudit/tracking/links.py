@@ -72,34 +72,29 @@ def read(field: models.ManyToManyField[Any, Any], keys: list[Any], using: str) -
     return {key: sorted_pks(pks) for key, pks in links.items()}
 
 
-def lock_owners(
-    field: models.ManyToManyField[Any, Any], keys: list[Any], using: str, rows_first: bool = False
-) -> None:
+def lock_owners(field: models.ManyToManyField[Any, Any], keys: list[Any], using: str) -> None:
     """Make concurrent changes of these objects' links wait for each other.
 
-    A locking read of the links alone cannot stop a link being added.
-    PostgreSQL: a key lock per object (:func:`.rows.lock_keys`), which
-    exists whether or not the object's row does (a row being re-created;
-    creates of a chosen key take it too) and blocks none of Django's
-    statements. A delete takes the objects' row locks first
-    (``rows_first``), as a save that then changes links does: both take the
-    row, then the key, so they cannot deadlock. MySQL and MariaDB: the
-    objects' rows are locked, in key order. SQLite, which has no row locks:
-    the write lock is claimed.
+    A locking read of the links alone cannot stop a link being added. The
+    objects' rows are locked, in key order (``FOR NO KEY UPDATE`` on
+    PostgreSQL, the lock an ``UPDATE`` takes: saves, link changes and
+    deletes of an object all take its row lock first). PostgreSQL adds, in
+    the same statement, a key lock per object (:func:`.rows.lock_keys`): it
+    also holds for a row that does not exist yet (one being re-created,
+    whose create takes it too). SQLite, which has no row locks: the write
+    lock is claimed.
     """
     if not keys:
         return
     _through, source, _target = sides(field)
     owner = source.remote_field.model
-    connection = connections[using]
-    if not connection.features.has_select_for_update:
+    if not connections[using].features.has_select_for_update:
         claim_write_lock(owner, using)
         return
-    if rows_first or connection.vendor != "postgresql":
-        attname = source.target_field.attname
-        owners = clean_queryset(owner, using).filter(**{f"{attname}__in": keys})
-        list(lock(owners.order_by(attname)).values_list(attname, flat=True))
-    lock_keys(owner, keys, using)
+    attname = source.target_field.attname
+    rows = clean_queryset(owner, using).filter(**{f"{attname}__in": keys}).order_by(attname)
+    if not lock_keys(owner, keys, using, rows=rows.values_list(attname)):
+        list(lock(rows).values_list(attname, flat=True))
 
 
 def drafts(

@@ -29,10 +29,11 @@ import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from django.apps import apps
 from django.db import connections, models
 from django.db.models.query import ModelIterable
 
-from autoaudit.values.keys import pk_fields
+from autoaudit.values.keys import pk_fields, stored_pk
 from autoaudit.values.serialization import safe_str
 
 #: Primary keys per ``pk IN (...)`` batch of the bulk paths.
@@ -70,9 +71,11 @@ def holds_write_lock(connection: Any) -> None:
 def claim_write_lock(model: type[models.Model], using: str) -> None:
     """Before a locking read on SQLite: take the database's write lock.
 
-    One write that changes nothing (``DELETE FROM <model's table> WHERE
-    0``), once per transaction. Nothing on other databases, in autocommit
-    mode, in a transaction begun ``IMMEDIATE`` or ``EXCLUSIVE``
+    One write that changes nothing (``DELETE FROM activity_logs WHERE 0``),
+    once per transaction (known only inside ``atomic()``: Django renews its
+    ``run_on_commit`` list when an atomic transaction ends). Nothing on
+    other databases, in autocommit mode, in a transaction begun
+    ``IMMEDIATE`` or ``EXCLUSIVE``
     (``OPTIONS["transaction_mode"]``), in one marked for rollback (Django
     raises its own error next) or in one known to hold the lock.
     """
@@ -81,9 +84,12 @@ def claim_write_lock(model: type[models.Model], using: str) -> None:
         return
     if getattr(connection, "transaction_mode", None) in _LOCKING_MODES:
         return
-    if _write_locked.get(connection) is connection.run_on_commit:
+    if connection.in_atomic_block and _write_locked.get(connection) is connection.run_on_commit:
         return
-    table = connection.ops.quote_name((model._meta.concrete_model or model)._meta.db_table)
+    # The log table: it is there (the logs go to this database) and it is
+    # a table (a model's could be a view).
+    log_table = apps.get_registered_model("autoaudit", "ActivityLog")._meta.db_table
+    table = connection.ops.quote_name(log_table)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE 0")
     holds_write_lock(connection)
@@ -101,7 +107,12 @@ def _advisory_key(table: str, key: Any) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def lock_keys(model: type[models.Model], keys: Sequence[Any], using: str) -> bool:
+def lock_keys(
+    model: type[models.Model],
+    keys: Sequence[Any],
+    using: str,
+    rows: models.QuerySet[Any] | None = None,
+) -> bool:
     """On PostgreSQL, lock these key values of ``model``'s table until the
     transaction ends, whether or not rows with them exist; ``False``
     elsewhere (nothing done).
@@ -109,19 +120,29 @@ def lock_keys(model: type[models.Model], keys: Sequence[Any], using: str) -> boo
     A row lock needs a row: a write that found no row (a primary key being
     re-created by another transaction, a link being added to a row being
     re-created) has nothing to wait on. Transaction-scoped advisory locks
-    (``pg_advisory_xact_lock``, taken in key order, one statement) fill the
-    gap; they block no statement of Django's, only each other.
+    (``pg_advisory_xact_lock``, taken in key order) fill the gap; they block
+    no statement of Django's, only each other. ``rows`` (a queryset of the
+    rows with these keys) are locked first, in the same statement: every
+    writer takes a row's lock before its key's, so none waits for the other
+    in the opposite order.
     """
     connection = connections[using]
     if connection.vendor != "postgresql" or not keys:
         return connection.vendor == "postgresql"
+    if connection.in_atomic_block and connection.needs_rollback:
+        # Nothing can commit here; a query of ours would turn the error
+        # Django raises next (often before any query) into its own.
+        return True
     table = (model._meta.concrete_model or model)._meta.db_table
     locks = sorted({_advisory_key(table, key) for key in keys})
+    sql = "SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::integer[]) AS k"
+    params: list[Any] = [_ADVISORY_SPACE, locks]
+    if rows is not None:  # an InitPlan: run once, before the keys are locked
+        first, first_params = lock(rows).query.get_compiler(using).as_sql()
+        sql += f" WHERE (SELECT count(*) FROM ({first}) AS locked) >= 0"
+        params += list(first_params)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::integer[]) AS k",
-            [_ADVISORY_SPACE, locks],
-        )
+        cursor.execute(sql, params)
     return True
 
 
@@ -293,12 +314,16 @@ def read_rows(
     positions = [columns.index(a) for a in attnames]
     width = len(keys)
     rows: dict[Any, dict[str, Any]] = {}
+    # Keyed by the keys asked for ("5" finds the row of 5), as the database
+    # holds them.
+    asked = {stored_pk(model, pk): pk for pk in pks}
     for chunk in chunks(pks):
         queryset = clean_queryset(model, using).filter(pk__in=chunk)
         if for_update:
             queryset = lock(queryset)
         for row in queryset.values_list(*columns):
             pk = row[0] if width == 1 else tuple(row[:width])
+            pk = asked.get(stored_pk(model, pk), pk)
             rows[pk] = {a: row[i] for a, i in zip(attnames, positions, strict=True)}
     return rows
 
