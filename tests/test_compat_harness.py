@@ -76,6 +76,22 @@ def test_shape_hides_literals_only() -> None:
     assert shape('SELECT "a" FROM t') != shape('SELECT "b" FROM t')
 
 
+def test_shape_treats_autoaudits_returning_as_djangos_statement() -> None:
+    delete = 'DELETE FROM "t" WHERE "t"."id" IN (1, 2)'
+    assert shape(delete + ' RETURNING "id", "name"') == shape(delete)
+    for insert in (
+        'INSERT OR IGNORE INTO "t" ("a") VALUES (1)',
+        "INSERT IGNORE INTO t (a) VALUES (1)",
+        'INSERT INTO "t" ("a") VALUES (1) ON CONFLICT DO NOTHING',
+    ):
+        assert shape(insert + ' RETURNING "id", "a"') == shape(insert)
+    # Django's own RETURNING of other inserts and of updates stays as it is.
+    plain = 'INSERT INTO "t" ("a") VALUES (1) RETURNING "t"."id"'
+    assert shape(plain) != shape('INSERT INTO "t" ("a") VALUES (1)')
+    update = 'UPDATE "t" SET "a" = 1 RETURNING "t"."b"'
+    assert shape(update) != shape('UPDATE "t" SET "a" = 1')
+
+
 def test_extra_statements_are_what_autoaudit_added_in_order() -> None:
     base = ["SELECT", "UPDATE"]
     assert extra_statements(base, ["SELECT", "LOCK", "UPDATE", "INSERT log"]) == [

@@ -90,8 +90,11 @@ def claim_write_lock(model: type[models.Model], using: str) -> None:
     # a table (a model's could be a view).
     log_table = apps.get_registered_model("autoaudit", "ActivityLog")._meta.db_table
     table = connection.ops.quote_name(log_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE 0")
+    # A lock, like the IMMEDIATE of a BEGIN: sent on the driver's connection
+    # (errors still Django's), so Django's query log and a test's captured
+    # queries hold Django's statements and autoaudit's reads and writes.
+    with connection.wrap_database_errors:
+        connection.connection.execute(f"DELETE FROM {table} WHERE 0")
     holds_write_lock(connection)
 
 

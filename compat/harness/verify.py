@@ -26,6 +26,11 @@ _LITERALS = [
     # autoaudit's write transaction on SQLite takes the write lock at the start:
     # the same transaction as Django's BEGIN, so it counts as one.
     (re.compile(r"^BEGIN IMMEDIATE$"), "BEGIN"),
+    # Django's own DELETE, and its INSERT that ignores conflicts, handing back
+    # the rows they removed or inserted (docs/tracking.md): the same statement.
+    (re.compile(r"^(DELETE FROM .*?) RETURNING .*$"), r"\1"),
+    (re.compile(r"^(INSERT (?:OR IGNORE|IGNORE) INTO .*?) RETURNING .*$"), r"\1"),
+    (re.compile(r"^(INSERT INTO .*? ON CONFLICT DO NOTHING) RETURNING .*$"), r"\1"),
 ]
 
 
