@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from pytest_django import Settings
 
-from autoaudit.lifecycle.export import FIELDS
+from autoaudit.lifecycle.export import FIELDS, to_csv_lines
 from autoaudit.lifecycle.selection import parse_when
 from tests.test_privacy_support import log_queries, make_log, selects
 
@@ -247,3 +247,12 @@ def test_csv_streams_too() -> None:
         out, _err = export("--format", "csv", "--chunk-size", "3")
     assert len(out.splitlines()) == 8
     assert len(selects(queries)) == 3
+
+
+def test_a_bare_carriage_return_stays_inside_its_csv_record() -> None:
+    """Python 3.11/3.12's csv left a bare ``\\r`` unquoted with a ``\\n``
+    line terminator: the record split and its second half began a formula."""
+    line = to_csv_lines([{"action": "update", "description": "a\r=cmd|' /C calc'!A0"}])
+    records = list(csv.reader(io.StringIO(line, newline="")))
+    assert len(records) == 1
+    assert "a\r=cmd|' /C calc'!A0" in records[0]

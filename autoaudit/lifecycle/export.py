@@ -98,9 +98,20 @@ def csv_header() -> str:
 
 
 def _csv_lines(rows: Iterable[list[Any]]) -> str:
+    """Rows as CSV lines ending in ``\n``.
+
+    Before Python 3.13 the ``csv`` module quotes a field with a line break
+    only if the break is one of the line terminator's characters: with
+    ``"\n"`` a bare ``\r`` went out unquoted and split the record in two
+    for any reader (the second half could start a formula). A row with a
+    ``\r`` in a field is written with every field quoted.
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(rows)
+    minimal = csv.writer(buffer, lineterminator="\n")
+    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for row in rows:
+        bare_cr = any(isinstance(cell, str) and "\r" in cell for cell in row)
+        (quoted if bare_cr else minimal).writerow(row)
     return buffer.getvalue()
 
 
