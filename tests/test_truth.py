@@ -379,3 +379,38 @@ def test_bulk_update_with_a_row_in_two_batches_logs_the_value_kept(
     assert Product.objects.get(pk=product.pk).name == "second"
     assert [log.new_values for log in logs()] == [{"name": "second"}]
     assert "no log" not in caplog.text
+
+
+def test_a_save_whose_row_is_gone_locks_its_key_and_reads_again(track: Track) -> None:
+    """PostgreSQL: the key is locked, then the row read again (a concurrent
+    re-create would be found); the save then inserts, as untracked."""
+    track(Product)
+    product = Product.objects.create(name="p")
+    Product.objects.filter(pk=product.pk).delete()
+    ActivityLog.objects.all().delete()
+    product.name = "back"
+    with CaptureQueriesContext(connection) as context:
+        product.save()
+    sql = [q["sql"] for q in context.captured_queries]
+    locks = [s for s in sql if "pg_advisory_xact_lock" in s]
+    reads = [s for s in sql if s.startswith("SELECT") and "pg_advisory" not in s]
+    assert len(locks) == (1 if connection.vendor == "postgresql" else 0)
+    assert len(reads) == (2 if connection.vendor == "postgresql" else 1)
+    assert [(log.action, log.entity_name) for log in logs()] == [("create", "back")]
+
+
+def test_ignore_conflicts_without_returning_logs_the_free_keys(
+    track: Track, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MySQL's path (no INSERT ... RETURNING), on this database: objects
+    whose preset key was free are logged, those whose key was taken not."""
+    track(UUIDItem)
+    taken = UUIDItem.objects.create(name="old")
+    ActivityLog.objects.all().delete()
+    features = connection.features  # a property on some backends, cached on others
+    monkeypatch.delitem(features.__dict__, "can_return_rows_from_bulk_insert", raising=False)
+    monkeypatch.setattr(type(features), "can_return_rows_from_bulk_insert", False)
+    UUIDItem.objects.bulk_create(
+        [UUIDItem(id=taken.id, name="skipped"), UUIDItem(name="fresh")], ignore_conflicts=True
+    )
+    assert [log.entity_name for log in logs(action="create")] == ["fresh"]
