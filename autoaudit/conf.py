@@ -34,23 +34,39 @@ REGISTER_OPTIONS = (
     "description",
 )
 
-#: Field-name fragments masked out of the box (matched case-insensitively as
-#: parts of field names and JSON keys: ``secret_token`` and ``API_KEY`` match).
-DEFAULT_MASK_FIELDS: Mapping[str, str] = {
-    "password": "redact",
-    "passwd": "redact",
-    "token": "redact",
-    "secret": "redact",
-    "api_key": "redact",
-    "apikey": "redact",
-    "access_key": "redact",
-    "private_key": "redact",
-    "card_number": "redact",
-    "cardnumber": "redact",
-    "credit_card": "redact",
-    "cvv": "redact",
-    "cvc": "redact",
-}
+#: Names masked out of the box. Field names, JSON keys and these entries are
+#: normalised alike (camelCase split, ``_``/``-``/spaces dropped, lower-case):
+#: entries of five letters or more match anywhere in a name (``secret_token``,
+#: ``privateKey``, ``x-api-key``), shorter ones as whole tokens only
+#: (``user_pin`` but not ``spinner``). See docs/masking.md.
+DEFAULT_MASK_FIELDS: Mapping[str, str] = dict.fromkeys(
+    (
+        "password",
+        "passwd",
+        "pwd",
+        "passcode",
+        "passphrase",
+        "secret",
+        "token",
+        "api_key",
+        "access_key",
+        "private_key",
+        "credential",
+        "authorization",
+        "cookie",
+        "session",
+        "card_number",
+        "credit_card",
+        "cvv",
+        "cvc",
+        "pin",
+        "otp",
+        "totp",
+        "ssn",
+        "iban",
+    ),
+    "redact",
+)
 
 DEFAULT_RETENTION_DAYS: Mapping[str, int | None] = {
     "user": 730,
@@ -121,14 +137,16 @@ def _mask_fields(value: Any) -> dict[str, str]:
         raise _fail(key, f"must be a dict of field name -> strategy or a list, not {value!r}.")
     merged = dict(DEFAULT_MASK_FIELDS)
     for name, strategy in value.items():
-        if not isinstance(name, str) or not name:
-            raise _fail(key, f"has a field name that is not a non-empty string: {name!r}.")
+        if not isinstance(name, str) or not any(ch.isalnum() for ch in name):
+            raise _fail(key, f"has a name with no letters or digits to match on: {name!r}.")
         if strategy not in MASK_STRATEGIES:
             raise _fail(
                 key,
                 f"gives {name!r} the unknown strategy {strategy!r}; "
                 f"choose one of {', '.join(MASK_STRATEGIES)}.",
             )
+        # A later entry replaces an earlier one of the same normalised name
+        # ("cardNumber" replaces the default "card_number"; see Matcher).
         merged[name.lower()] = strategy
     return merged
 

@@ -29,6 +29,7 @@ from autoaudit.conf import (
     hash_key,
     parse_settings,
 )
+from autoaudit.values.masking import strategy_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,11 +88,11 @@ def test_test_settings_use_the_defaults() -> None:
 
 
 def test_defaults_are_not_shared_between_parses() -> None:
-    first = parse_settings({"MASK_FIELDS": {"pin": "hash"}})
+    first = parse_settings({"MASK_FIELDS": {"shoe_size": "hash"}})
     second = parse_settings({})
-    assert "pin" in first.MASK_FIELDS
-    assert "pin" not in second.MASK_FIELDS
-    assert "pin" not in DEFAULT_MASK_FIELDS
+    assert "shoe_size" in first.MASK_FIELDS
+    assert "shoe_size" not in second.MASK_FIELDS
+    assert "shoe_size" not in DEFAULT_MASK_FIELDS
     assert DEFAULT_RETENTION_DAYS == {"user": 730, "guest": 90, "system": 730}
 
 
@@ -112,6 +113,18 @@ def test_mask_fields_partial_dict_extends_defaults() -> None:
     assert parsed.MASK_FIELDS["token"] == "partial"  # a default overridden
     assert parsed.MASK_FIELDS["password"] == "redact"  # defaults kept
     assert set(DEFAULT_MASK_FIELDS) <= set(parsed.MASK_FIELDS)
+
+
+def test_mask_fields_entry_replaces_the_default_of_the_same_normalised_name() -> None:
+    parsed = parse_settings({"MASK_FIELDS": {"cardNumber": "partial"}})
+    for name in ("card_number", "card-number", "CardNumber", "billing.cardNumber"):
+        assert strategy_for(name, {}, parsed.MASK_FIELDS) == "partial", name
+
+
+@pytest.mark.parametrize("name", ["", "__", "- -", "..."])
+def test_mask_fields_name_with_nothing_to_match_on(name: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"MASK_FIELDS.*no letters or digits"):
+        parse_settings({"MASK_FIELDS": {name: "redact"}})
 
 
 def test_mask_fields_list_uses_redact() -> None:

@@ -79,6 +79,11 @@ assert update_log.changed_fields == ["quantity"], update_log.changed_fields
 assert create_log.actor_type == update_log.actor_type == "guest"
 assert create_log.actor_identifier == update_log.actor_identifier
 assert create_log.actor_identifier not in (None, "127.0.0.1"), create_log.actor_identifier
+# The cart item's own session_key field is a credential: masked by default,
+# in its values and everywhere else in the table.
+assert create_log.new_values["session_key"] == "********", create_log.new_values
+session_key = client.session.session_key
+assert session_key and session_key not in repr(list(ActivityLog.objects.values()))
 
 # Staff edit a product: an update attributed to the signed-in user.
 response = client.post(

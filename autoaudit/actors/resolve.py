@@ -13,6 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.utils.functional import LazyObject, empty
 
@@ -110,23 +111,47 @@ def user_agent(request: Any) -> str | None:
     return column_text(agent, MAX_USER_AGENT_LENGTH) if isinstance(agent, str) else None
 
 
-def guest_metadata(request: Any, guest: Mapping[str, Any]) -> dict[str, Any]:
-    """What is known about a guest (email, phone, session, device, browser,
-    referrer, source, ...), with no null or empty values."""
-    meta = _meta(request)
-    metadata: dict[str, Any] = {
-        "email": column_text(guest.get("email")),
-        "phone": column_text(guest.get("phone")),
+def referrer(request: Any) -> str | None:
+    """The Referer header without its query string and fragment (where
+    tokens travel: ``?token=...``, ``#access_token=...``), or ``None``."""
+    text = column_text(_meta(request).get("HTTP_REFERER"), 2048)
+    if text is None:
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    return column_text(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")))
+
+
+def _request_metadata(request: Any) -> dict[str, Any]:
+    """What the request itself says about a guest (made safe here: the
+    session as a keyed hash, the referrer without its query)."""
+    metadata = {
         "session_id": session_id(request),
-        "source": column_text(guest.get("source")),
         **describe_user_agent(user_agent(request)),
-        "referrer": column_text(meta.get("HTTP_REFERER")),
+        "referrer": referrer(request),
     }
+    return {key: value for key, value in metadata.items() if value not in (None, "")}
+
+
+def _guest_metadata(guest: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """What is known about a guest (email, phone, session, device, browser,
+    referrer, source, ...), with no null or empty values; ``own`` is what
+    the request says (:func:`_request_metadata`)."""
+    metadata: dict[str, Any] = {**_identity(guest), **own}
     extra = guest.get("extra_metadata")
     if isinstance(extra, Mapping):
         for key, value in extra.items():
             metadata.setdefault(str(key), value)
     return {key: value for key, value in metadata.items() if value not in (None, "")}
+
+
+def _identity(guest: Mapping[str, Any]) -> dict[str, Any]:
+    """The guest's email, phone and source as given (by ``guest_fields``,
+    already masked as their fields are, or by the caller), with no empty value."""
+    identity = {key: column_text(guest.get(key)) for key in ("email", "phone", "source")}
+    return {key: value for key, value in identity.items() if value}
 
 
 def user_actor(user: Any) -> dict[str, Any]:
@@ -249,7 +274,8 @@ def _guest_fields(request: Any, guest: dict[str, Any], fields: dict[str, Any]) -
             user_agent=None,
         )
         return fields
-    metadata = guest_metadata(request, guest)
+    own = _request_metadata(request)
+    metadata = _guest_metadata(guest, own)
     identifier = (
         column_text(guest.get("identifier"))
         or metadata.get("email")
@@ -263,6 +289,9 @@ def _guest_fields(request: Any, guest: dict[str, Any], fields: dict[str, Any]) -
         actor_identifier=identifier,
         actor_name=column_text(guest.get("name")) or GUEST_NAME,
         actor_metadata=metadata or None,
+        # The keys whose values are already safe: the masks by name leave
+        # them as they are (``session_id`` is a keyed hash already).
+        own_metadata=(*_identity(guest), *own),
     )
     return fields
 

@@ -107,6 +107,8 @@ def create_for_instance(instance: models.Model, action: str, **kwargs: Any) -> m
     if given.get("user") is not None:
         actor.update(user_actor(given["user"]))
     actor.update(given)
+    if "actor_metadata" in given:
+        actor.pop("own_metadata", None)  # the caller's metadata is masked whole
     draft = assemble(
         action,
         instance=instance,

@@ -33,11 +33,18 @@ from django.utils.translation import get_language
 
 from autoaudit.actors.resolve import resolve_actor
 from autoaudit.actors.scopes import current_extra
-from autoaudit.conf import get_settings, hash_key
+from autoaudit.conf import AutoauditSettings, get_settings, hash_key
 from autoaudit.tracking.registry import Tracker, entity_labels, registry
 from autoaudit.values.descriptions import change_triples, describe
 from autoaudit.values.keys import stored_pk
-from autoaudit.values.masking import MaskPolicy, scrub_text, strategy_for
+from autoaudit.values.masking import (
+    MaskPolicy,
+    mask_value,
+    scrub_json,
+    scrub_list,
+    scrub_text,
+    strategy_for,
+)
 from autoaudit.values.serialization import (
     NAME_LENGTH,
     pk_integer,
@@ -109,14 +116,19 @@ def shared_actor(tracker: Tracker) -> dict[str, Any] | None:
 
 
 def _guest(tracker: Tracker | None, instance: models.Model | None) -> dict[str, Any] | None:
-    """What the instance says about a guest (``register(guest_fields=...)``)."""
+    """What the instance says about a guest (``register(guest_fields=...)``),
+    each value masked as its field is: a guest named by a ``hash``-masked
+    email is known by the hash, one named by an excluded field not at all."""
     if tracker is None or instance is None or not tracker.options.guest_fields:
         return None
     guest = {}
     for key, name in tracker.options.guest_fields.items():
         value = getattr(instance, name, None)
-        if value not in (None, ""):
-            guest[key] = safe_str(value)
+        strategy = tracker.policy.strategy(name)
+        if value in (None, "") or strategy == "exclude":
+            continue
+        text = safe_str(value)
+        guest[key] = mask_value(text, strategy, hash_key) if strategy else text
     return guest
 
 
@@ -163,21 +175,29 @@ def _secret_attnames(
 
 
 def _secret_texts(
-    tracker: Tracker | None, instance: models.Model | None, global_masks: Mapping[str, str]
+    tracker: Tracker | None,
+    instance: models.Model | None,
+    policy: MaskPolicy,
+    settings: AutoauditSettings,
 ) -> list[str]:
-    """The subject's secret fields as text, tracked or not, registered or not."""
+    """The subject's secrets as text, tracked or not, registered or not: its
+    secret fields' values, and what its JSON values hold under secret keys
+    (an ``__str__`` may print either)."""
     if instance is None:
         return []
     if tracker is not None:
         attnames = tracker.secret_attnames
     else:
-        attnames = _secret_attnames(type(instance), frozenset(global_masks.items()))
+        attnames = _secret_attnames(type(instance), frozenset(settings.MASK_FIELDS.items()))
     data = instance.__dict__
     found = []
     for attname in attnames:
         value = data.get(attname)
         if value is not None and not isinstance(value, bool):
             found.append(safe_str(value))
+    for value in data.values():
+        if isinstance(value, dict | list):
+            policy.nested(to_json(value, settings.MAX_VALUE_LENGTH), found)
     return found
 
 
@@ -238,13 +258,17 @@ def assemble(
         verbose = safe_str(model._meta.verbose_name, entity[0]) if model else entity[0]
 
     # -- masking, over every column -------------------------------------------
-    secrets = _secret_texts(tracker, instance, settings.MASK_FIELDS)
-    old_values = policy.values(_json(old, limit), secrets)
-    new_values = policy.values(_json(new, limit), secrets)
-    extra_data = policy.nested(to_json(merged, limit), secrets) if merged else None
+    found = _secret_texts(tracker, instance, policy, settings)
+    old_values = policy.values(_json(old, limit), found)
+    new_values = policy.values(_json(new, limit), found)
+    extra_data = policy.nested(to_json(merged, limit), found) if merged else None
     metadata = actor.get("actor_metadata")
     if isinstance(metadata, Mapping):
-        metadata = policy.nested(to_json(metadata, limit), secrets)
+        own = actor.get("own_metadata", ())
+        metadata = policy.nested(to_json(metadata, limit), found, keep=own)
+    secrets = scrub_list(found)
+    extra_data = scrub_json(extra_data, secrets)
+    metadata = scrub_json(metadata, secrets)
     entity_name = scrub_text(safe_str(name), secrets) if name is not None else None
     changed_fields = [safe_str(f) for f in changed] if changed is not None else None
     if description is None:
@@ -277,7 +301,7 @@ def assemble(
         actor_name=actor.get("actor_name"),
         actor_metadata=metadata,
         ip_address=actor.get("ip_address"),
-        user_agent=actor.get("user_agent"),
+        user_agent=scrub_text(actor.get("user_agent"), secrets),
     )
 
 

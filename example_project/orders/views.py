@@ -1,8 +1,10 @@
 """The cart, keyed by the visitor's session, and a one-step checkout.
 
-A guest's cart items are logged with the session key as the actor's
-identifier, so the middleware needs a session to exist: ``add_to_cart``
-creates one before saving (autoaudit itself never creates sessions).
+A guest's cart items are logged with a keyed hash of the session key as the
+actor's identifier (the key itself is a credential: the item's own
+``session_key`` field is masked by default), so the middleware needs a
+session to exist: ``add_to_cart`` creates one before saving (autoaudit
+itself never creates sessions).
 """
 
 from decimal import Decimal

@@ -375,3 +375,50 @@ class Member(AbstractBaseUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+# -- secrets under every common name (tests/test_canaries.py, issue 13) --------
+#: The fields of :class:`Vault` that the default masks must catch by name.
+VAULT_SECRETS = (
+    "pwd",
+    "passcode",
+    "passphrase",
+    "otp",
+    "pin",
+    "ssn",
+    "iban",
+    "session_key",
+    "privateKey",
+    "accessKey",
+    "creditCard",
+    "authorization",
+)
+
+
+class Vault(models.Model):
+    """A secret under each common name, two look-alikes that are not secret
+    (``spinner``, ``shipping``), a JSON field, and an ``__str__`` that prints
+    every value it holds (the worst case for names and descriptions)."""
+
+    label = models.CharField(max_length=100)
+    memo = models.CharField(max_length=100, blank=True, default="")
+    spinner = models.CharField(max_length=100, blank=True, default="")
+    shipping = models.CharField(max_length=100, blank=True, default="")
+    pwd = models.CharField(max_length=100, blank=True, default="")
+    passcode = models.CharField(max_length=100, blank=True, default="")
+    passphrase = models.CharField(max_length=100, blank=True, default="")
+    otp = models.CharField(max_length=100, blank=True, default="")
+    pin = models.CharField(max_length=100, blank=True, default="")
+    ssn = models.CharField(max_length=100, blank=True, default="")
+    iban = models.CharField(max_length=100, blank=True, default="")
+    session_key = models.CharField(max_length=100, blank=True, default="")
+    privateKey = models.CharField(max_length=100, blank=True, default="")
+    accessKey = models.CharField(max_length=100, blank=True, default="")
+    creditCard = models.CharField(max_length=100, blank=True, default="")
+    authorization = models.CharField(max_length=100, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="vaults")
+
+    def __str__(self) -> str:
+        values = [getattr(self, name) for name in ("label", "memo", *VAULT_SECRETS)]
+        return " ".join(str(value) for value in values) + f" {self.data}"
