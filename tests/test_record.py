@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from pytest_django import DjangoAssertNumQueries
 
 import autoaudit
 from autoaudit.models import ActivityLog
 from autoaudit.tracking.record import COLUMNS, LogDraft, assemble
 from autoaudit.values.masking import REDACTED
-from tests.testapp.models import Account, Leaky, Product
+from tests.testapp.models import Account, Leaky, Product, Tag
+from tests.typing_support import Track
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +76,18 @@ def test_a_pk_whose_str_is_not_a_string_still_gets_a_name() -> None:
 
     draft = assemble("view", entity=("thing", "app.Thing"), pk=Key())
     assert draft.entity_pk is not None  # a placeholder, never a TypeError
+
+
+def test_collecting_secrets_reads_fields_not_caches(
+    track: Track, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    """Secrets are looked for in the instance's JSON fields, not in every
+    dict on it: a cache of querysets (like Django's prefetch cache) is never
+    rendered, so never evaluated."""
+    track(Product)
+    product = Product.objects.create(name="p", metadata={"api_key": "k-raw-1"})
+    product.scratch = {"tags": Tag.objects.all()}  # type: ignore[attr-defined]
+    product.name = "q"
+    with django_assert_num_queries(3):  # the row read, the update, the log insert
+        product.save()
+    assert "k-raw-1" not in json.dumps(ActivityLog.objects.values_list("entity_name").first())

@@ -195,10 +195,18 @@ def _secret_texts(
         value = data.get(attname)
         if value is not None and not isinstance(value, bool):
             found.append(safe_str(value))
-    for value in data.values():
+    for attname in _attnames(type(instance)):
+        value = data.get(attname)
         if isinstance(value, dict | list):
             policy.nested(to_json(value, settings.MAX_VALUE_LENGTH), found)
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _attnames(model: type[models.Model]) -> tuple[str, ...]:
+    """The attnames of a model's concrete fields (not its caches: a
+    ``_prefetched_objects_cache`` is a dict too, of querysets)."""
+    return tuple(f.attname for f in model._meta.concrete_fields)
 
 
 def assemble(
