@@ -92,6 +92,8 @@ class AutoauditSettings:
     #: ``None``: ``SECRET_KEY``, read when a hash is made (:func:`hash_key`).
     MASK_HASH_KEY: bytes | None = None
     MAX_VALUE_LENGTH: int = 10_000
+    MAX_ITEMS: int = 1000
+    MAX_VALUE_BYTES: int = 64 * 1024
     TRUSTED_PROXIES: tuple[IPNetwork, ...] = ()
     GUEST_TRACKING: bool = True
     HONOR_GPC: bool = True
@@ -190,9 +192,12 @@ def _hash_key(value: Any) -> bytes | None:
     return value
 
 
-def _max_value_length(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 100:
-        raise _fail("MAX_VALUE_LENGTH", f"must be an integer of at least 100, not {value!r}.")
+def _at_least(key: str, value: Any, lowest: int) -> int:
+    """The bounds of stored values: ``MAX_VALUE_LENGTH`` (characters, at
+    least 100), ``MAX_ITEMS`` (items per list or dict, at least 1) and
+    ``MAX_VALUE_BYTES`` (at least 100: its marker must fit)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+        raise _fail(key, f"must be an integer of at least {lowest}, not {value!r}.")
     return value
 
 
@@ -327,7 +332,9 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "MODELS": _models,
     "MASK_FIELDS": _mask_fields,
     "MASK_HASH_KEY": _hash_key,
-    "MAX_VALUE_LENGTH": _max_value_length,
+    "MAX_VALUE_LENGTH": lambda value: _at_least("MAX_VALUE_LENGTH", value, 100),
+    "MAX_ITEMS": lambda value: _at_least("MAX_ITEMS", value, 1),
+    "MAX_VALUE_BYTES": lambda value: _at_least("MAX_VALUE_BYTES", value, 100),
     "TRUSTED_PROXIES": _trusted_proxies,
     "GUEST_TRACKING": lambda value: _bool("GUEST_TRACKING", value),
     "HONOR_GPC": lambda value: _bool("HONOR_GPC", value),

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC
-from typing import Unpack
+from typing import Any, Unpack
 
 import crum
 import pytest
+from deepdiff import DeepDiff
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import models
@@ -15,6 +16,7 @@ from pytest_django import Settings
 from autoaudit.actors import scopes
 from autoaudit.actors.request import current_request
 from autoaudit.tracking.registry import registry
+from autoaudit.values import diff
 from tests.typing_support import M, Track, TrackOptions
 
 
@@ -64,6 +66,19 @@ def track() -> Iterator[Track]:
     for model in reversed(added):
         if registry.is_registered(model):
             registry.unregister(model)
+
+
+@pytest.fixture
+def deepdiff_calls(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The arguments of every deepdiff run (``autoaudit.values.diff``'s) in the test."""
+    calls: list[Any] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return DeepDiff(*args, **kwargs)
+
+    monkeypatch.setattr(diff, "DeepDiff", counting)
+    return calls
 
 
 @pytest.fixture

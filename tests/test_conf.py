@@ -29,6 +29,7 @@ from autoaudit.conf import (
     hash_key,
     parse_settings,
 )
+from autoaudit.values import serialization
 from autoaudit.values.masking import strategy_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,8 @@ EXPECTED_KEYS = {
     "MASK_FIELDS",
     "MASK_HASH_KEY",
     "MAX_VALUE_LENGTH",
+    "MAX_ITEMS",
+    "MAX_VALUE_BYTES",
     "TRUSTED_PROXIES",
     "GUEST_TRACKING",
     "RETENTION_DAYS",
@@ -74,6 +77,8 @@ def test_defaults(raw: Any) -> None:
         assert parsed.MASK_FIELDS[name] == "redact"
     assert parsed.MASK_HASH_KEY is None  # SECRET_KEY, read when a hash is made
     assert parsed.MAX_VALUE_LENGTH == 10_000
+    assert parsed.MAX_ITEMS == 1000
+    assert parsed.MAX_VALUE_BYTES == 65_536
     assert parsed.TRUSTED_PROXIES == ()
     assert parsed.GUEST_TRACKING is True
     assert parsed.RETENTION_DAYS == {"user": 730, "guest": 90, "system": 730}
@@ -214,6 +219,19 @@ def test_max_value_length_good(value: int) -> None:
     assert value == parse_settings({"MAX_VALUE_LENGTH": value}).MAX_VALUE_LENGTH
 
 
+@pytest.mark.parametrize(("key", "value"), [("MAX_ITEMS", 1), ("MAX_VALUE_BYTES", 100)])
+def test_value_bounds_good(key: str, value: int) -> None:
+    for good in (value, 10**9):
+        assert getattr(parse_settings({key: good}), key) == good
+
+
+def test_value_bound_defaults_are_the_serializers() -> None:
+    # ``autoaudit.values`` reads no settings: its defaults must be these.
+    parsed = parse_settings({})
+    assert parsed.MAX_ITEMS == serialization.DEFAULT_MAX_ITEMS
+    assert parsed.MAX_VALUE_BYTES == serialization.DEFAULT_MAX_VALUE_BYTES
+
+
 @pytest.mark.parametrize("events", [[], ["login"], ("logout", "login_failed")])
 def test_auth_events_subsets(events: Any) -> None:
     assert frozenset(events) == parse_settings({"AUTH_EVENTS": events}).AUTH_EVENTS
@@ -256,6 +274,17 @@ BAD_VALUES = [
     ("MAX_VALUE_LENGTH", 10_000.0),
     ("MAX_VALUE_LENGTH", True),
     ("MAX_VALUE_LENGTH", None),
+    ("MAX_ITEMS", 0),
+    ("MAX_ITEMS", -5),
+    ("MAX_ITEMS", "1000"),
+    ("MAX_ITEMS", 10.0),
+    ("MAX_ITEMS", True),
+    ("MAX_ITEMS", None),
+    ("MAX_VALUE_BYTES", 99),
+    ("MAX_VALUE_BYTES", 0),
+    ("MAX_VALUE_BYTES", "64KiB"),
+    ("MAX_VALUE_BYTES", 65536.0),
+    ("MAX_VALUE_BYTES", False),
     ("TRUSTED_PROXIES", "10.0.0.1"),
     ("TRUSTED_PROXIES", None),
     ("TRUSTED_PROXIES", ["not-an-ip"]),

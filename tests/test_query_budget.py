@@ -8,14 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from deepdiff import DeepDiff
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from pytest_django import DjangoAssertNumQueries
 
 import autoaudit
 from autoaudit.models import ActivityLog
-from autoaudit.values import diff
 from tests.testapp.models import Product, Tag, Untracked
 from tests.typing_support import Track
 
@@ -116,17 +114,8 @@ def test_unregistered_models_and_disabled_cost_nothing(track: Track) -> None:
         assert queries(lambda: Product.objects.create(name="p")) == 1
 
 
-def test_no_deepdiff_for_values_that_compare_equal(
-    track: Track, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[Any] = []
-    real = DeepDiff  # what autoaudit.values.diff imported
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(diff, "DeepDiff", counting)
+def test_no_deepdiff_for_values_that_compare_equal(track: Track, deepdiff_calls: list[Any]) -> None:
+    calls = deepdiff_calls
     track(Product)
     product = Product.objects.create(name="a", metadata={"specs": {"ram": 8}})
     product.stock = 5

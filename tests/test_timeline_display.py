@@ -10,6 +10,7 @@ from django.utils import translation
 from autoaudit.models import ActivityLog
 from autoaudit.web.display import (
     MAX_CHANGES,
+    MAX_VALUE_CHARS,
     changes_of,
     day_heading,
     highlight,
@@ -100,6 +101,18 @@ def test_value_text() -> None:
     assert value_text(None) == ""
     assert value_text({"b": 1, "a": [True, None]}) == '{"a": [true, null], "b": 1}'
     assert value_text("ü") == "ü"
+
+
+def test_value_text_is_bounded_whatever_the_value() -> None:
+    deep: object = 1
+    for _ in range(50_000):
+        deep = {"k": deep}
+    assert value_text(deep) == ('{"k": ' * 51)[:300] + "…"
+    assert len(value_text(list(range(300_000)))) == MAX_VALUE_CHARS + 1
+    assert value_text("x" * 10_000) == "x" * MAX_VALUE_CHARS + "…"
+    # A row stored before surrogates were replaced still renders.
+    assert value_text("a\ud800") == "a\ufffd"
+    assert value_text(["a\ud800"]) == '["a\ufffd"]'
 
 
 def test_lookup_nested_paths() -> None:

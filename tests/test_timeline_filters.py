@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
+from pytest_django import Settings
 
 import autoaudit
 from autoaudit.models import ActivityLog
@@ -99,6 +100,37 @@ def test_date_range(client: Client, root: User, midday: None) -> None:
     assert ids(client.get(URL, {"since": now.date().isoformat()})) == pks(recent)
     until = (now - timedelta(days=30)).date().isoformat()
     assert ids(client.get(URL, {"until": until})) == pks(ancient)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Etc/GMT-14", "Etc/GMT+12"])  # UTC+14, UTC-12
+def test_the_ends_of_the_calendar_filter_without_failing(
+    client: Client, root: User, settings: Settings, zone: str
+) -> None:
+    settings.TIME_ZONE = zone
+    every = pks(make_logs(3, start=timezone.now(), step=timedelta(days=400)))
+    login(client, root)
+    for query, expected in (
+        ({"until": "9999-12-31"}, every),
+        ({"since": "0001-01-01"}, every),
+        ({"since": "0001-01-01", "until": "9999-12-31"}, every),
+        ({"until": "0001-01-01"}, set()),
+        ({"since": "9999-12-31"}, set()),
+        ({"since": "9999-12-31", "until": "9999-12-31"}, set()),
+        ({"since": "0001-01-01", "until": "0001-01-01"}, set()),
+    ):
+        assert ids(client.get(URL, query)) == expected, query
+
+
+@pytest.mark.parametrize(
+    "value", ["10000-01-01", "0000-01-01", "9999-12-32", "-1", "1e9", "9" * 300, "\x00"]
+)
+def test_absurd_dates_are_reported_and_ignored(client: Client, root: User, value: str) -> None:
+    every = pks(make_logs(2))
+    login(client, root)
+    for name in ("since", "until"):
+        response = client.get(URL, {name: value})
+        assert ids(response) == every
+        assert response.text.count('class="aa-error"') == 1
 
 
 def test_filters_combine(client: Client, root: User, mix: Mix) -> None:

@@ -8,13 +8,12 @@ produk "Laptop ASUS ROG": ...``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.utils.translation import gettext, gettext_noop
 
-from autoaudit.values.serialization import safe_str, shorten
+from autoaudit.values.serialization import json_text, safe_str, shorten
 
 #: Each value in a description is cut to this many characters.
 VALUE_PREVIEW = 60
@@ -23,12 +22,10 @@ VALUE_PREVIEW = 60
 def _preview(value: Any) -> str:
     if value is None:
         return "∅"
-    if isinstance(value, dict | list):
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    else:
-        text = safe_str(value)
     # A summary, not the record: the full value is in old/new_values.
-    return shorten(text, VALUE_PREVIEW)
+    if isinstance(value, dict | list):
+        return json_text(value, VALUE_PREVIEW)
+    return shorten(safe_str(value), VALUE_PREVIEW)
 
 
 def describe(

@@ -2,9 +2,12 @@
 
 Saving only needs to know *whether* a field changed: :func:`json_differs`
 answers that with a JSON-aware comparison (``1`` and ``True`` are equal in
-Python but not in JSON). deepdiff finds *where* nested values differ
-(:func:`nested_paths`, ``ActivityLog.changed_paths``) and runs only for
-containers that differ; a test pins the two to the same answer.
+Python but not in JSON), without recursion, so a value nested thousands of
+levels deep compares like any other. deepdiff finds *where* nested values
+differ (:func:`nested_paths`, ``ActivityLog.changed_paths``) and runs only
+for containers that differ and are small enough (:data:`DIFF_MAX_NODES`,
+:data:`DIFF_MAX_DEPTH`); a bigger value is reported as changed as a whole.
+A test pins the two to the same answer.
 """
 
 from __future__ import annotations
@@ -15,19 +18,12 @@ from typing import Any
 from deepdiff import DeepDiff
 
 _CONTAINERS = (dict, list)
-
-
-def _strict_equal(old: Any, new: Any) -> bool:
-    """Equality that also tells bools from numbers, recursively."""
-    if type(old) is bool or type(new) is bool:
-        return type(old) is type(new) and old == new
-    if isinstance(old, dict) and isinstance(new, dict):
-        return old.keys() == new.keys() and all(_strict_equal(old[k], new[k]) for k in old)
-    if isinstance(old, list) and isinstance(new, list):
-        return len(old) == len(new) and all(
-            _strict_equal(a, b) for a, b in zip(old, new, strict=True)
-        )
-    return bool(old == new)
+#: deepdiff runs on an old and a new value holding this many JSON values in
+#: all (it costs tens of microseconds each), nested no deeper than
+#: :data:`DIFF_MAX_DEPTH` (it recurses); past either, the paths are not
+#: worked out and the value is shown as changed as a whole.
+DIFF_MAX_NODES = 1000
+DIFF_MAX_DEPTH = 32
 
 
 def _same_number(old: Any, new: Any) -> bool:
@@ -48,21 +44,53 @@ def json_differs(old: Any, new: Any) -> bool:
 
     ``1`` and ``1.0`` are the same JSON number; ``True`` is not ``1``; list
     order counts. Saving a JSON field only needs this yes/no (deepdiff, which
-    costs far more, gives the paths when a log is read).
+    costs far more, gives the paths when a log is read). Containers are
+    walked with a stack, not recursion: any depth Django stores compares.
     """
-    if type(old) is bool or type(new) is bool:
-        return not (type(old) is type(new) and old == new)
-    if isinstance(old, dict) and isinstance(new, dict):
-        return old.keys() != new.keys() or any(json_differs(old[k], new[k]) for k in old)
-    if isinstance(old, list) and isinstance(new, list):
-        return len(old) != len(new) or any(
-            json_differs(a, b) for a, b in zip(old, new, strict=True)
-        )
-    if _same_number(old, new):
-        return False
-    if isinstance(old, _CONTAINERS) or isinstance(new, _CONTAINERS):
-        return True
-    return not _strict_equal(old, new)
+    pending: list[Iterator[tuple[Any, Any]]] = [iter([(old, new)])]
+    while pending:
+        for a, b in pending[-1]:
+            if type(a) is bool or type(b) is bool:
+                if not (type(a) is type(b) and a == b):
+                    return True
+            elif isinstance(a, dict) and isinstance(b, dict):
+                if a.keys() != b.keys():
+                    return True
+                # (bound now: ``a`` and ``b`` are rebound by the next pair)
+                pending.append(zip(a.values(), map(b.__getitem__, a), strict=True))
+                break
+            elif isinstance(a, list) and isinstance(b, list):
+                if len(a) != len(b):
+                    return True
+                pending.append(zip(a, b, strict=True))
+                break
+            elif _same_number(a, b):
+                continue
+            elif isinstance(a, _CONTAINERS) or isinstance(b, _CONTAINERS) or a != b:
+                return True
+        else:
+            pending.pop()
+    return False
+
+
+def _small(old: Any, new: Any) -> bool:
+    """Whether deepdiff may run on ``old`` and ``new`` (:data:`DIFF_MAX_NODES`,
+    :data:`DIFF_MAX_DEPTH`); costs no more than the budget, whatever the size."""
+    budget = DIFF_MAX_NODES - 2
+    pending: list[tuple[Any, int]] = [(old, 1), (new, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            children = list(value.values()) if len(value) <= budget else None
+        elif isinstance(value, list):
+            children = value if len(value) <= budget else None
+        else:
+            continue
+        if children is None or depth > DIFF_MAX_DEPTH:
+            return False
+        budget -= len(children)
+        pending.extend((child, depth + 1) for child in children)
+    return True
 
 
 def _json_paths(old: Any, new: Any, path: list[Any]) -> Iterator[list[Any]]:
@@ -93,11 +121,14 @@ def _format(path: list[Any]) -> str:
 def nested_paths(old: Any, new: Any) -> list[str]:
     """Dotted paths inside one value that differ (``[]`` when equal).
 
-    ``""`` stands for the value as a whole (a scalar, or a type change).
+    ``""`` stands for the value as a whole (a scalar, a type change, or
+    containers too big or too deep to diff).
     """
     if isinstance(old, _CONTAINERS) and isinstance(new, _CONTAINERS):
-        if _strict_equal(old, new):
+        if not json_differs(old, new):
             return []
+        if not _small(old, new):
+            return [""]
         tree = DeepDiff(old, new, view="tree")
         paths = {
             _format(level.path(output_format="list"))
@@ -110,7 +141,7 @@ def nested_paths(old: Any, new: Any) -> list[str]:
             # ``[True]`` look equal to it; JSON tells them apart.
             paths = {_format(path) for path in _json_paths(old, new, [])}
         return sorted(paths)
-    return [] if _strict_equal(old, new) else [""]
+    return [""] if json_differs(old, new) else []
 
 
 def changed_paths(

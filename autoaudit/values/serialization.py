@@ -3,9 +3,15 @@ text into what fits a column.
 
 Rules (API.md): int/float/bool/str/None as is; Decimal as string; dates and
 times as ISO 8601; UUID as string; a foreign key as the related pk; files as
-their name; containers recursively; anything else as ``str()``. Strings longer
-than ``MAX_VALUE_LENGTH`` are cut with a visible marker. Nothing here raises:
-a value we cannot render becomes a placeholder rather than failing a save.
+their name; containers recursively; anything else as ``str()``.
+
+Every stored value is bounded, each cut with a visible marker: strings
+longer than ``MAX_VALUE_LENGTH``, containers longer than ``MAX_ITEMS``,
+containers nested deeper than :data:`MAX_DEPTH`, and a value whose JSON is
+still over ``MAX_VALUE_BYTES`` after those cuts. Text bound for a log column
+has no lone surrogates (no driver can encode one). Nothing here raises: a
+value we cannot render becomes a placeholder rather than failing a save, and
+nothing recurses deeper than :data:`MAX_DEPTH`, however deep the value.
 
 This module is pure: it imports nothing of autoaudit's.
 """
@@ -14,17 +20,36 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import heapq
+import itertools
 import json
 import math
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.db.models.fields.files import FieldFile
 from django.utils.duration import duration_iso_string
 
 TRUNCATION_MARKER = "…[truncated {count} chars]"
+#: The last item of a list (or set) cut to ``MAX_ITEMS`` items.
+ITEMS_MARKER = "…[truncated {count} items]"
+#: The last key of a dict cut to ``MAX_ITEMS`` keys (its value is ``None``).
+KEYS_MARKER = "…[truncated {count} keys]"
+#: What stands for a container nested deeper than :data:`MAX_DEPTH`.
+DEPTH_MARKER = "…[nested deeper than {depth} levels]"
+#: What stands for a value whose JSON is over ``MAX_VALUE_BYTES``.
+BYTES_MARKER = "…[value of {size} bytes not stored]"
 ELLIPSIS = "…"
+#: ``MAX_ITEMS`` and ``MAX_VALUE_BYTES`` when the caller gives none.
+DEFAULT_MAX_ITEMS = 1000
+DEFAULT_MAX_VALUE_BYTES = 64 * 1024
+#: Containers nest at most this deep in a stored value. MariaDB's
+#: ``JSON_VALID`` (the check on its JSON columns) refuses documents nested
+#: 32 levels deep, and a value sits inside its column's object; one depth
+#: for every backend stores the same value everywhere.
+MAX_DEPTH = 30
 #: ``entity_name`` and the other short text columns hold this many characters.
 NAME_LENGTH = 255
 #: ``entity_pk`` keeps this much of a key before its truncation marker.
@@ -44,7 +69,25 @@ def safe_str(value: Any, fallback: str = "") -> str:
         text = value if isinstance(value, str) else str(value)
     except Exception:
         return fallback or f"<unprintable {type(value).__name__}>"
-    return text if isinstance(text, str) else (fallback or f"<{type(value).__name__}>")
+    if not isinstance(text, str):
+        return fallback or f"<{type(value).__name__}>"
+    return encodable(text)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """``text`` with each lone surrogate (``"\\ud800"``, what
+    ``surrogateescape`` leaves of undecodable bytes) replaced by U+FFFD:
+    no database driver can encode one, so it would fail the log insert."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def truncate(text: str, limit: int) -> str:
@@ -77,12 +120,55 @@ def _clean_str(text: str, limit: int) -> str:
     # everywhere so the same value is stored on every backend.
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
-    return truncate(text, limit)
+    return truncate(encodable(text), limit)
 
 
 # -- values ---------------------------------------------------------------------
-def to_json(value: Any, limit: int) -> Any:
-    """A JSON-safe rendering of ``value`` with strings cut at ``limit``."""
+def to_json(
+    value: Any,
+    limit: int,
+    *,
+    max_items: int = DEFAULT_MAX_ITEMS,
+    max_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+) -> Any:
+    """A JSON-safe rendering of ``value``, bounded.
+
+    Strings are cut at ``limit`` characters, lists, sets and dicts at
+    ``max_items`` items (:data:`ITEMS_MARKER`, :data:`KEYS_MARKER`),
+    containers deeper than :data:`MAX_DEPTH` become :data:`DEPTH_MARKER`;
+    if the result's JSON is then still over ``max_bytes`` (UTF-8), the
+    whole value is :data:`BYTES_MARKER`. The caller reads the bounds from
+    the settings (``MAX_VALUE_LENGTH``, ``MAX_ITEMS``, ``MAX_VALUE_BYTES``).
+    """
+    rendered = _render(value, limit, max_items, 0)
+    bound = _size_bound(rendered)
+    if bound is None or bound > max_bytes:
+        size = json_size(rendered)
+        if size > max_bytes:
+            return BYTES_MARKER.format(size=size)
+    return rendered
+
+
+def json_size(value: Any) -> int:
+    """Bytes of ``value``'s JSON text in UTF-8 (a JSON-safe value)."""
+    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+
+def _size_bound(value: Any) -> int | None:
+    """A cheap upper bound of :func:`json_size` for a scalar; ``None`` for a
+    container (it is measured)."""
+    if isinstance(value, str):
+        return 6 * len(value) + 2  # every character escaped as \uXXXX at worst
+    if isinstance(value, bool) or value is None:
+        return 5
+    if isinstance(value, int):
+        return value.bit_length() // 3 + 2  # digits and a sign
+    if isinstance(value, float):
+        return 24  # repr() of a double
+    return None
+
+
+def _render(value: Any, limit: int, max_items: int, depth: int) -> Any:
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, str):
@@ -99,13 +185,26 @@ def to_json(value: Any, limit: int) -> Any:
         return str(value)
     if isinstance(value, FieldFile):
         return value.name or None
-    if isinstance(value, Mapping):
-        return {_key(k, limit): to_json(v, limit) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(v, limit) for v in value]
-    if isinstance(value, set | frozenset):
-        items = [to_json(v, limit) for v in value]
-        return sorted(items, key=lambda item: (type(item).__name__, safe_str(item)))
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        if depth >= MAX_DEPTH:
+            # Also where a value that contains itself ends.
+            return DEPTH_MARKER.format(depth=MAX_DEPTH)
+        depth += 1
+        if isinstance(value, Mapping):
+            entries = itertools.islice(value.items(), max_items)
+            mapping = {_key(k, limit): _render(v, limit, max_items, depth) for k, v in entries}
+            if len(value) > max_items:
+                mapping[KEYS_MARKER.format(count=len(value) - max_items)] = None
+            return mapping
+        if isinstance(value, list | tuple):
+            items = [_render(v, limit, max_items, depth) for v in value[:max_items]]
+        else:
+            items = [_render(v, limit, max_items, depth) for v in value]
+            items.sort(key=lambda item: (type(item).__name__, safe_str(item)))
+            del items[max_items:]
+        if len(value) > max_items:
+            items.append(ITEMS_MARKER.format(count=len(value) - max_items))
+        return items
     if isinstance(value, memoryview):
         value = value.tobytes()
     return _clean_str(safe_str(value), limit)
@@ -113,6 +212,81 @@ def to_json(value: Any, limit: int) -> Any:
 
 def _key(key: Any, limit: int) -> str:
     return _clean_str(key if isinstance(key, str) else safe_str(key), limit)
+
+
+# -- previews -------------------------------------------------------------------
+def json_text(value: Any, limit: int, *, sort_keys: bool = False) -> str:
+    """``json.dumps(value, ensure_ascii=False)`` in at most ``limit``
+    characters, ending with ``…`` if cut (what a description or the
+    timeline shows of a value).
+
+    Only what is shown is rendered, without recursion: a huge or deeply
+    nested value (a row written before values were bounded) costs no more
+    than a small one. Values that are not JSON are shown as ``str()``.
+    """
+    parts: list[str] = []
+    size = 0
+    pending: list[Iterator[tuple[bool, Any]]] = [iter([(False, value)])]
+    while pending and size <= limit:
+        step = next(pending[-1], None)
+        if step is None:
+            pending.pop()
+            continue
+        literal, item = step
+        if literal:
+            text = item
+        elif isinstance(item, dict):
+            pending.append(_dict_parts(item, limit, sort_keys))
+            continue
+        elif isinstance(item, list | tuple):
+            pending.append(_list_parts(item))
+            continue
+        else:
+            text = _scalar_text(item, limit)
+        parts.append(text)
+        size += len(text)
+    return shorten("".join(parts), limit)
+
+
+def _list_parts(items: list[Any] | tuple[Any, ...]) -> Iterator[tuple[bool, Any]]:
+    yield True, "["
+    for index, item in enumerate(items):
+        if index:
+            yield True, ", "
+        yield False, item
+    yield True, "]"
+
+
+def _dict_parts(mapping: dict[Any, Any], limit: int, sort_keys: bool) -> Iterator[tuple[bool, Any]]:
+    keys: Any = mapping
+    if sort_keys:
+        # Every entry takes a character at least: no more than ``limit``
+        # keys can show, and only those need to be in order.
+        keys = heapq.nsmallest(limit, mapping, key=safe_str)
+    yield True, "{"
+    for index, key in enumerate(keys):
+        yield True, (", " if index else "") + _key_text(key, limit) + ": "
+        yield False, mapping[key]
+    yield True, "}"
+
+
+def _key_text(key: Any, limit: int) -> str:
+    if key is None or isinstance(key, bool | int | float):
+        key = json.dumps(key)
+    return _scalar_text(safe_str(key), limit)
+
+
+def _scalar_text(value: Any, limit: int) -> str:
+    if not (value is None or isinstance(value, str | bool | int | float)):
+        value = safe_str(value)
+    if isinstance(value, str):
+        # The escapes make the text at least as long as the string: the
+        # first ``limit`` characters are all that can show.
+        value = value[: limit + 1]
+    try:
+        return encodable(json.dumps(value, ensure_ascii=False))
+    except ValueError:  # an int too long for str()
+        return f"<{type(value).__name__}>"
 
 
 # -- primary keys -------------------------------------------------------------------

@@ -9,7 +9,6 @@ masked.
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
 from collections.abc import Iterable, Mapping
@@ -29,7 +28,7 @@ from autoaudit.enums import ActionType, ActorType
 from autoaudit.models import ActivityLog
 from autoaudit.values.diff import changed_paths
 from autoaudit.values.labels import model_for_label
-from autoaudit.values.serialization import shorten
+from autoaudit.values.serialization import encodable, json_text, shorten
 
 #: Changes shown per row; the rest are summarised as "and N more".
 MAX_CHANGES = 40
@@ -96,20 +95,16 @@ class DayGroup:
 # Values ---------------------------------------------------------------------
 
 
-def value_text(value: Any) -> str:
-    """A stored JSON value as text: strings as they are, the rest as JSON."""
+def value_text(value: Any, limit: int = MAX_VALUE_CHARS + 1) -> str:
+    """A stored JSON value as text of at most ``limit`` characters: strings
+    as they are, the rest as JSON with sorted keys. Its cost is bounded by
+    ``limit``, however big or deep the stored value (rows written before
+    values were bounded)."""
     if value is _MISSING or value is None:
         return ""
     if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _cut(text: str) -> str:
-    return shorten(text, MAX_VALUE_CHARS + 1)
+        return encodable(shorten(value, limit))
+    return json_text(value, limit, sort_keys=True)
 
 
 def _empty_html(value: Any) -> SafeString:
@@ -131,7 +126,7 @@ def highlight(old: Any, new: Any) -> tuple[SafeString, SafeString]:
     ``"Wireless mouse"`` marks only the first word; a value that changed
     completely is marked as a whole.
     """
-    old_text, new_text = _cut(value_text(old)), _cut(value_text(new))
+    old_text, new_text = value_text(old), value_text(new)
     if not old_text or not new_text:
         old_html = _marked([(old_text, True)]) if old_text else _empty_html(old)
         new_html = _marked([(new_text, True)]) if new_text else _empty_html(new)
@@ -189,7 +184,7 @@ def changes_of(log: ActivityLog) -> tuple[list[Change], bool, int]:
         return [], False, 0
     kind = "added" if new_map is not None else "removed"
     for name, value in list(snapshot.items())[:MAX_CHANGES]:
-        text = _cut(value_text(value))
+        text = value_text(value)
         html = format_html("{}", text) if text else _empty_html(value)
         if kind == "added":
             changes.append(Change(name, SafeString(""), html, kind))

@@ -109,11 +109,12 @@ class ActivityFilterForm(forms.Form):
             queryset = filter_entity(queryset, values["entity"])
         if values.get("actor"):
             queryset = queryset.filter(actor_identifier=values["actor"].strip())
-        if values.get("since"):
-            queryset = queryset.filter(created_at__gte=_local_midnight(values["since"]))
-        if values.get("until"):
-            day_after = values["until"] + dt.timedelta(days=1)
-            queryset = queryset.filter(created_at__lt=_local_midnight(day_after))
+        start = _local_midnight(values["since"]) if values.get("since") else None
+        if start is not None:
+            queryset = queryset.filter(created_at__gte=start)
+        end = _local_midnight(values["until"], days=1) if values.get("until") else None
+        if end is not None:
+            queryset = queryset.filter(created_at__lt=end)
         return queryset
 
 
@@ -135,6 +136,15 @@ def filter_entity(queryset: ActivityLogQuerySet, label: str) -> ActivityLogQuery
     return queryset.filter(entity=entity, computed_entity=computed)
 
 
-def _local_midnight(day: dt.date) -> dt.datetime:
-    moment = dt.datetime.combine(day, dt.time.min)
-    return timezone.make_aware(moment) if settings.USE_TZ else moment
+def _local_midnight(day: dt.date, days: int = 0) -> dt.datetime | None:
+    """The local midnight ``days`` after the start of ``day``; ``None`` past
+    what a ``datetime`` holds (in UTC, as the database compares): the bound
+    is then beyond every row (the day after 9999-12-31, or 0001-01-01 east
+    of UTC), so that side of the range is open."""
+    try:
+        moment = dt.datetime.combine(day, dt.time.min) + dt.timedelta(days=days)
+        if settings.USE_TZ:
+            moment = timezone.make_aware(moment).astimezone(dt.UTC)
+    except OverflowError:
+        return None
+    return moment
