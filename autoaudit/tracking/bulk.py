@@ -29,7 +29,7 @@ from autoaudit.tracking.atomic import write_transaction
 from autoaudit.tracking.record import LogDraft, assemble, shared_actor
 from autoaudit.tracking.registry import Tracker
 from autoaudit.tracking.rows import chunks, clean_queryset, lock, locked_rows, read_rows
-from autoaudit.tracking.snapshot import compare, current_values, is_expression
+from autoaudit.tracking.snapshot import compare, current_values, is_expression, parent_part
 from autoaudit.values.keys import pk_fields, pk_is_set, stored_pk
 
 logger = logging.getLogger("autoaudit")
@@ -67,7 +67,7 @@ def _update_drafts(
             drafts.append(
                 assemble(
                     "update",
-                    instance=obj,
+                    instance=parent_part(tracker, obj),
                     tracker=tracker,
                     old=old,
                     new=new,
