@@ -255,13 +255,6 @@ def test_multi_table_child_logs_once_under_its_name(track: Track) -> None:
     assert logs()[-1].computed_entity == "testapp.Place"
 
 
-def test_child_is_not_logged_when_only_the_parent_is_registered(track: Track) -> None:
-    track(Place)
-    restaurant = Restaurant.objects.create(name="R")
-    restaurant.delete()
-    assert ActivityLog.objects.count() == 0
-
-
 def test_proxy_registered_on_its_own_logs_under_its_name(track: Track) -> None:
     track(ProductProxy)
     proxy = ProductProxy.objects.create(name="Via proxy")

@@ -277,6 +277,79 @@ def test_update_conflicts_logs_an_update_of_the_row_it_met(track: Track) -> None
     ]
 
 
+def test_update_conflicts_on_a_primary_key_logs_an_update(track: Track) -> None:
+    track(Product)
+    kept = Product.objects.create(name="old", sku="A", stock=1)
+    ActivityLog.objects.all().delete()
+    Product.objects.bulk_create(
+        [Product(pk=kept.pk, name="upserted", stock=5), Product(pk=kept.pk + 100, name="new")],
+        update_conflicts=True,
+        update_fields=["name", "stock"],
+        unique_fields=None if connection.vendor == "mysql" else ["pk"],
+    )
+    assert [(log.action, log.entity_pk, log.old_values) for log in logs()] == [
+        ("create", str(kept.pk + 100), None),
+        ("update", str(kept.pk), {"name": "old", "stock": 1}),
+    ]
+    assert Product.objects.get(pk=kept.pk).name == "upserted"
+
+
+def test_update_conflicts_are_classified_by_the_row_the_database_met(track: Track) -> None:
+    """The database's idea of equal decides, not Python's: MariaDB's
+    case-insensitive collation makes "a" meet the row of "A" (it hands that
+    row's key back); PostgreSQL and SQLite insert it."""
+    track(Product)
+    kept = Product.objects.create(name="old", sku="A")
+    ActivityLog.objects.all().delete()
+    Product.objects.bulk_create(
+        [Product(name="upserted", sku="a")],
+        update_conflicts=True,
+        update_fields=["name"],
+        unique_fields=None if connection.vendor == "mysql" else ["sku"],
+    )
+    (log,) = logs()
+    if connection.vendor == "mysql":
+        assert (log.action, log.entity_pk, log.old_values) == (
+            "update",
+            str(kept.pk),
+            {"name": "old"},
+        )
+    else:
+        assert (log.action, log.old_values) == ("create", None)
+        assert log.entity_pk != str(kept.pk)
+
+
+def test_update_conflicts_without_returning_logs_updates_and_creates(
+    track: Track, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MySQL's path (no ``INSERT ... RETURNING``), on this database: an
+    object that met a row (on a unique field, not the key) is an update of
+    that row; one that met none was inserted, a create, with its key when
+    it was given."""
+    track(Product)
+    kept = Product.objects.create(name="old", sku="A", stock=1)
+    ActivityLog.objects.all().delete()
+    features = connection.features
+    monkeypatch.delitem(features.__dict__, "can_return_rows_from_bulk_insert", raising=False)
+    monkeypatch.setattr(type(features), "can_return_rows_from_bulk_insert", False)
+    Product.objects.bulk_create(
+        [
+            Product(name="upserted", sku="A", stock=5),
+            Product(name="new", sku="B"),
+            Product(pk=kept.pk + 100, name="preset", sku="C"),
+        ],
+        update_conflicts=True,
+        update_fields=["name", "stock"],
+        unique_fields=None if connection.vendor == "mysql" else ["sku"],
+    )
+    assert [(log.action, log.entity_pk, log.entity_name, log.old_values) for log in logs()] == [
+        ("create", None, "new", None),
+        ("create", str(kept.pk + 100), "preset", None),
+        ("update", str(kept.pk), "upserted", {"name": "old", "stock": 1}),
+    ]
+    assert Product.objects.count() == 3
+
+
 # -- phantom rows -------------------------------------------------------------------------
 def test_an_update_that_meets_a_row_it_did_not_read_is_retried(
     track: Track, monkeypatch: pytest.MonkeyPatch

@@ -29,7 +29,7 @@ from autoaudit.tracking.atomic import write_transaction
 from autoaudit.tracking.record import LogDraft, assemble, shared_actor
 from autoaudit.tracking.registry import Tracker
 from autoaudit.tracking.rows import chunks, clean_queryset, lock, locked_rows, read_rows
-from autoaudit.tracking.snapshot import compare, current_values, is_expression
+from autoaudit.tracking.snapshot import compare, current_values, is_expression, parent_part
 from autoaudit.values.keys import pk_fields, pk_is_set, stored_pk
 
 logger = logging.getLogger("autoaudit")
@@ -67,7 +67,7 @@ def _update_drafts(
             drafts.append(
                 assemble(
                     "update",
-                    instance=obj,
+                    instance=parent_part(tracker, obj),
                     tracker=tracker,
                     old=old,
                     new=new,
@@ -131,7 +131,7 @@ def update(
     """``queryset.update(**kwargs)`` with one update log per changed row."""
     fields = _fields_named(tracker, kwargs)
     query = queryset.query
-    if not fields or query.is_sliced or query.combinator:
+    if not fields or query.is_sliced or query.combinator or query.distinct_fields:
         return original(queryset, **kwargs)  # nothing tracked, or Django raises
     using = _write_db(queryset)
 
@@ -292,7 +292,9 @@ def bulk_create(
     (PostgreSQL, SQLite, MariaDB; on MySQL, which cannot say, only objects
     with a primary key that was not taken before). ``update_conflicts=True``:
     the rows it would conflict with are read, locked, first; an object that
-    met one is an update log of its ``update_fields``, any other a create.
+    met one is an update log of its ``update_fields`` (which row it met is
+    the key the database handed back, where it does: PostgreSQL, SQLite,
+    MariaDB), any other a create.
     """
     objs = list(objs)
     using = _write_db(queryset)
@@ -328,10 +330,12 @@ def bulk_create(
         if capture is not None:
             inserted: Iterable[Any] = capture.rows
         else:
+            # An upsert's object that met no row was inserted: without
+            # RETURNING (MySQL) its key is unknown, as in a plain bulk_create().
             inserted = [
                 obj
                 for i, obj in enumerate(objs)
-                if i not in existing and (not (ignore or upsert) or pk_is_set(obj))
+                if i not in existing and (not ignore or pk_is_set(obj))
             ]
         for obj in inserted:
             new = current_values(tracker.fields, obj)

@@ -75,6 +75,9 @@ def tracks_any(collector: Collector) -> bool:
 
 
 def _tracker(model: type[models.Model]) -> Tracker | None:
+    """The tracker that logs deleted ``model`` rows itself. An unregistered
+    multi-table child has none: the collector deletes its tracked
+    ancestor's row too (unless ``keep_parents=True``), and that logs."""
     tracker = registry.tracker_for(model)
     return tracker if tracker is not None and "delete" in tracker.actions else None
 
@@ -87,25 +90,44 @@ def _child_caches(model: type[models.Model]) -> tuple[str, ...]:
     )
 
 
+def _cached_child(instance: models.Model) -> type[models.Model] | None:
+    """The model of the most derived child the collector reached ``instance``
+    through (it leaves each child in its parent's relation cache)."""
+    found = None
+    while True:
+        concrete = type(instance)._meta.concrete_model or type(instance)
+        cache = instance._state.fields_cache
+        child = next((cache[n] for n in _child_caches(concrete) if cache.get(n) is not None), None)
+        if child is None:
+            return found
+        found, instance = type(child), child
+
+
 def is_parent_part(instance: models.Model, origin: Any) -> bool:
     """Whether ``instance`` is deleted only as the parent row of a deleted
-    multi-table child (whose own log covers it)."""
+    multi-table child whose log covers it: the model that logs the child's
+    writes (the child, or its nearest registered ancestor) is below
+    ``instance``'s model, and its log holds the parent's fields too. The
+    parent row of a child that nothing below it logs (an unregistered child)
+    is logged as the parent's own delete."""
     concrete = type(instance)._meta.concrete_model
-    if concrete is None:
+    if concrete is None or not _child_caches(concrete):
         return False
-    names = _child_caches(concrete)
-    if not names:
-        return False
+    child = None
     origin_model = origin.model if isinstance(origin, models.QuerySet) else type(origin)
     if isinstance(origin_model, type) and issubclass(origin_model, models.Model):
         if origin_model._meta.concrete_model is concrete:
             return False  # the parent itself is what is being deleted
         if issubclass(origin_model, concrete):
-            return True
-    # A cascade from elsewhere: the collector reached this parent through
-    # its child, which left the child in the parent's relation cache.
-    cache = instance._state.fields_cache
-    return any(cache.get(name) is not None for name in names)
+            child = origin_model
+    if child is None:
+        # A cascade from elsewhere, which reached this parent through its child.
+        child = _cached_child(instance)
+    tracker = registry.route(child) if child is not None else None
+    if tracker is None:
+        return False
+    logged = tracker.model._meta.concrete_model or tracker.model
+    return logged is not concrete and issubclass(logged, concrete)
 
 
 def _pk_of(model: type[models.Model], row: dict[str, Any]) -> Any:

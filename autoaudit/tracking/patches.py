@@ -31,7 +31,7 @@ from autoaudit.tracking import bulk, deletes, store
 from autoaudit.tracking.atomic import write_transaction
 from autoaudit.tracking.registry import Routes, Tracker, registry
 from autoaudit.tracking.rows import claim_write_lock
-from autoaudit.tracking.snapshot import SaveFrame, saving
+from autoaudit.tracking.snapshot import SaveFrame, is_parent_route, saving
 
 _originals: dict[str, Callable[..., Any]] = {}
 #: True while a tracked ``bulk_update()`` runs: the ``QuerySet.update()`` calls
@@ -42,7 +42,7 @@ _inside_bulk_update: ContextVar[bool] = ContextVar("autoaudit_bulk_update", defa
 def _bulk_tracker(queryset: QuerySet[Any], action: str) -> Tracker | None:
     if is_disabled() or _inside_bulk_update.get():
         return None
-    tracker = registry.tracker_for(queryset.model)
+    tracker = registry.route(queryset.model)
     if tracker is None or not tracker.options.bulk or action not in tracker.actions:
         return None
     return tracker
@@ -61,10 +61,14 @@ _SAVE_BASE_ARGS = ("raw", "force_insert", "force_update", "using", "update_field
 
 def save_base(self: models.Model, *args: Any, **kwargs: Any) -> Any:
     original = _originals["save_base"]
-    tracker = None if is_disabled() else registry.tracker_for(type(self))
+    tracker = None if is_disabled() else registry.route(type(self))
     if tracker is None:
         return original(self, *args, **kwargs)
     given = {**dict(zip(_SAVE_BASE_ARGS, args, strict=False)), **kwargs}
+    if given.get("raw") and is_parent_route(tracker, type(self)):
+        # A raw save (loaddata) of an unregistered multi-table child writes
+        # only the child's own table: the tracked parent's row is untouched.
+        return original(self, *args, **kwargs)
     using = given.get("using") or router.db_for_write(type(self), instance=self)
     # Pass the database on the way Django's own caller passed it (Django would
     # ask the router again otherwise), positional or keyword.
@@ -73,9 +77,7 @@ def save_base(self: models.Model, *args: Any, **kwargs: Any) -> Any:
         args = (*args[:position], using, *args[position + 1 :])
     else:
         kwargs["using"] = using
-    frame = SaveFrame(
-        self, tracker, bool(given.get("force_insert")), bool(given.get("force_update"))
-    )
+    frame = SaveFrame(self, tracker, given.get("force_insert"), bool(given.get("force_update")))
     with write_transaction(using), saving(frame):
         return original(self, *args, **kwargs)
 

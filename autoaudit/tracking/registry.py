@@ -10,8 +10,9 @@ subscribing.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
@@ -26,7 +27,9 @@ from autoaudit.values.masking import MaskPolicy, strategy_for
 
 M = TypeVar("M", bound=type[models.Model])
 
-#: sender model -> the tracker its writes are logged with.
+#: sender model -> the tracker its writes are logged with: its own, a proxy's
+#: concrete model's, an unregistered multi-table child's nearest registered
+#: ancestor's (see :meth:`Registry.route`).
 Routes = Mapping[type[models.Model], "Tracker"]
 
 
@@ -40,11 +43,41 @@ def entity_labels(model: type[models.Model]) -> tuple[str, str]:
     return model._meta.model_name or model.__name__.lower(), model_label(model)
 
 
+def inherit(declared: ModelOptions, inherited: Sequence[ModelOptions]) -> ModelOptions:
+    """``declared`` with the masks and exclusions of the registered models it
+    inherits from (``inherited``, nearest first): a mask of the model's own
+    wins for its field, and an inherited exclusion is lifted only by the
+    model's own ``include_fields``."""
+    if not inherited:
+        return declared
+    masks: dict[str, str] = {}
+    for options in reversed(inherited):  # farthest first: nearer ones win
+        masks.update(options.mask_fields)
+    masks.update(declared.mask_fields)
+    included = set(declared.include_fields or ())
+    excluded = [n for options in inherited for n in options.exclude_fields if n not in included]
+    return dataclasses.replace(
+        declared,
+        mask_fields=MappingProxyType(masks),
+        exclude_fields=tuple(dict.fromkeys((*declared.exclude_fields, *excluded))),
+    )
+
+
 class Tracker:
     """Per-model metadata computed at registration (and on settings change)."""
 
-    def __init__(self, model: type[models.Model], options: ModelOptions) -> None:
+    def __init__(
+        self,
+        model: type[models.Model],
+        options: ModelOptions,
+        inherited: tuple[ModelOptions, ...] = (),
+    ) -> None:
         self.model = model
+        #: the options as registered, and those of the registered models it
+        #: inherits from (MTI parents, a proxy's concrete model), nearest first
+        self.declared = options
+        self.inherited = inherited
+        #: in effect: ``declared`` with the inherited masks and exclusions (compile())
         self.options = options
         self.entity = (options.entity or model._meta.model_name or "")[:50]
         self.computed_entity = model_label(model)[:100]
@@ -62,7 +95,7 @@ class Tracker:
 
     def compile(self) -> None:
         """Resolve fields and masks; raise ``ImproperlyConfigured`` on bad names."""
-        model, options, label = self.model, self.options, self.computed_entity
+        model, options, label = self.model, self.declared, self.computed_entity
         meta = model._meta
 
         def get(name: str, option: str) -> models.Field[Any, Any]:
@@ -96,6 +129,7 @@ class Tracker:
                     f"use {', '.join(sorted(GUEST_FIELD_KEYS))}."
                 )
 
+        options = self.options = inherit(options, self.inherited)  # names checked above
         included = set(options.include_fields) if options.include_fields is not None else None
         excluded = set(options.exclude_fields)
         global_masks = get_settings().MASK_FIELDS
@@ -167,7 +201,9 @@ class Registry:
             self._options[model] = normalise_options(model, options)
             if self._ready:
                 try:
-                    self._trackers[model] = Tracker(model, self._options[model])
+                    self._trackers[model] = Tracker(
+                        model, self._options[model], self._inherited(model)
+                    )
                 except Exception:
                     del self._options[model]
                     raise
@@ -191,7 +227,17 @@ class Registry:
         return list(self._options)
 
     def tracker_for(self, model: type[models.Model]) -> Tracker | None:
-        """The tracker writes of ``model`` are logged with, or ``None``."""
+        """The tracker ``model``'s logs are written and looked up under: its
+        own, or a proxy's concrete model's; else ``None``."""
+        tracker = self._routes.get(model)
+        if tracker is None or tracker.model._meta.concrete_model is not model._meta.concrete_model:
+            return None
+        return tracker
+
+    def route(self, model: type[models.Model]) -> Tracker | None:
+        """The tracker writes through ``model`` are logged with: as
+        :meth:`tracker_for`, and for an unregistered multi-table child its
+        nearest registered ancestor's (the child's writes change that row)."""
         return self._routes.get(model)
 
     def links_in(self, model: type[models.Model]) -> tuple[tuple[Tracker, Any], ...]:
@@ -200,7 +246,7 @@ class Registry:
         return self._links.get(model, ())
 
     def routes(self) -> Routes:
-        """Every sender model and its tracker (proxies routed to their concrete model)."""
+        """Every sender model and its tracker (see :meth:`route`)."""
         return MappingProxyType(self._routes)
 
     def subscribe(self, callback: Callable[[Routes], None]) -> None:
@@ -218,7 +264,7 @@ class Registry:
             self._apply_settings_models()
             for model, options in self._options.items():
                 if model not in self._trackers:
-                    self._trackers[model] = Tracker(model, options)
+                    self._trackers[model] = Tracker(model, options, self._inherited(model))
             self._publish()
 
     def settings_changed(self) -> None:
@@ -254,15 +300,32 @@ class Registry:
                 raise ImproperlyConfigured(f"AUTOAUDIT['MODELS'][{label!r}]: {exc}") from None
             self._from_settings.add(model)
 
+    def _inherited(self, model: type[models.Model]) -> tuple[ModelOptions, ...]:
+        """The options of the registered models ``model`` inherits from,
+        nearest first: a proxy's concrete model, then the multi-table parents."""
+        concrete = model._meta.concrete_model or model
+        chain = [concrete] if concrete is not model else []
+        chain += concrete._meta.get_parent_list()
+        return tuple(self._options[m] for m in chain if m in self._options)
+
     def _publish(self) -> None:
+        for model, tracker in self._trackers.items():
+            inherited = self._inherited(model)
+            if inherited != tracker.inherited:  # a parent was (un)registered
+                tracker.inherited = inherited
+                tracker.compile()
         routes: dict[type[models.Model], Tracker] = dict(self._trackers)
-        # A proxy of a tracked model that is not registered itself is tracked
-        # under the concrete model: writes through it change the same rows.
+        # A model that is not registered itself is tracked as its nearest
+        # registered concrete model: a proxy's concrete model (writes through
+        # it change the same rows), else a multi-table child's nearest
+        # registered ancestor (they change that ancestor's row).
         for model in apps.get_models() if self._ready else ():
-            if model._meta.proxy and model not in routes:
-                concrete = model._meta.concrete_model
-                if concrete in self._trackers:
-                    routes[model] = self._trackers[concrete]
+            if model not in routes:
+                concrete = model._meta.concrete_model or model
+                chain = [concrete, *concrete._meta.get_parent_list()]
+                nearest = next((self._trackers[m] for m in chain if m in self._trackers), None)
+                if nearest is not None:
+                    routes[model] = nearest
         self._routes = routes
         found: dict[type[models.Model], list[tuple[Tracker, Any]]] = {}
         for tracker in self._trackers.values():

@@ -36,6 +36,7 @@ from autoaudit.tracking.snapshot import (
     compare,
     current_values,
     frame_of,
+    parent_part,
 )
 
 _M2M = "_autoaudit_m2m"
@@ -63,18 +64,21 @@ def _pre_save(
 
 def _save_draft(frame: SaveFrame, created: bool) -> LogDraft | None:
     instance, tracker, snap = frame.instance, frame.tracker, frame.snapshot
+    subject = parent_part(tracker, instance)
+    if frame.as_parent:
+        created = snap is None  # the parent's row: Django inserts it if it found none
     if created:
         if "create" not in tracker.actions:
             return None
         new = current_values(tracker.fields, instance)
-        return assemble("create", instance=instance, tracker=tracker, new=new)
+        return assemble("create", instance=subject, tracker=tracker, new=new)
     if "update" not in tracker.actions or snap is None:
         return None
     change = compare(snap.fields, snap.values, after_save(snap, instance))
     if change is None:
         return None
     old, new, changed = change
-    return assemble("update", instance=instance, tracker=tracker, old=old, new=new, changed=changed)
+    return assemble("update", instance=subject, tracker=tracker, old=old, new=new, changed=changed)
 
 
 def _post_save(

@@ -29,6 +29,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import connections, models
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from autoaudit.tracking.registry import Tracker
@@ -59,14 +60,31 @@ class Snapshot:
 class SaveFrame:
     """One ``save_base()`` call of a tracked instance."""
 
-    __slots__ = ("done", "force_insert", "force_update", "instance", "snapshot", "tracker")
+    __slots__ = (
+        "as_parent",
+        "done",
+        "force_insert",
+        "force_update",
+        "instance",
+        "snapshot",
+        "tracker",
+    )
 
     def __init__(
-        self, instance: models.Model, tracker: Tracker, force_insert: bool, force_update: bool
+        self, instance: models.Model, tracker: Tracker, force_insert: Any, force_update: bool
     ) -> None:
         self.instance = instance
         self.tracker = tracker
-        self.force_insert = force_insert
+        #: A save through an unregistered multi-table child, logged as its
+        #: tracked ancestor's row: Django saves that row without
+        #: ``force_update`` and force-inserts it only when it is named in
+        #: ``force_insert=(Parent, ...)``.
+        self.as_parent = is_parent_route(tracker, type(instance))
+        if self.as_parent:
+            named = force_insert if isinstance(force_insert, tuple) else ()
+            force_insert = any(isinstance(m, type) and issubclass(tracker.model, m) for m in named)
+            force_update = False
+        self.force_insert = bool(force_insert)
         self.force_update = force_update
         #: Filled by ``pre_save``: ``None`` for a create (or before it ran).
         self.snapshot: Snapshot | None = None
@@ -95,6 +113,55 @@ def frame_of(instance: models.Model) -> SaveFrame | None:
     return None
 
 
+# -- writes through an unregistered multi-table child -----------------------------------
+def is_parent_route(tracker: Tracker, model: type[models.Model]) -> bool:
+    """Whether writes through ``model`` are logged by an ancestor's tracker:
+    ``model`` is a multi-table child that is not registered itself."""
+    return tracker.model._meta.concrete_model is not model._meta.concrete_model
+
+
+def parent_key(instance: models.Model, parent: type[models.Model]) -> Any:
+    """The primary key of ``instance``'s row of its multi-table ancestor
+    ``parent``: taken along the parent links as Django's ``_save_parents()``
+    copies it (``Restaurant(pk=5)`` is ``Place`` 5; a child with a primary
+    key of its own keeps its parent's in the parent's key field)."""
+    data = instance.__dict__
+    synced: dict[str, Any] = {}
+    current = type(instance)._meta.concrete_model or type(instance)
+    while current is not parent:
+        step, link = next(
+            (p, link)
+            for p, link in current._meta.parents.items()
+            if p is parent or parent in p._meta.get_parent_list()
+        )
+        attname = step._meta.pk.attname
+        value = synced.get(attname, data.get(attname))
+        if value is None and link is not None:
+            value = synced.get(link.attname, data.get(link.attname))
+        synced[attname] = value
+        current = step
+    return synced.get(parent._meta.pk.attname)
+
+
+def parent_part(tracker: Tracker, instance: models.Model) -> models.Model:
+    """What a log of a write of ``instance`` is about: ``instance``, or, for a
+    write through an unregistered multi-table child, its row of the tracked
+    ancestor, as an instance of that model (made from the child's loaded
+    values: no query, no ``__init__`` and no signals, like ``copy.copy()``)."""
+    if not is_parent_route(tracker, type(instance)):
+        return instance
+    model = tracker.model
+    part = model.__new__(model)
+    part._state = ModelState()
+    part._state.db = instance._state.db
+    part._state.adding = instance._state.adding
+    data = instance.__dict__
+    loaded = {f.attname: data[f.attname] for f in model._meta.concrete_fields if f.attname in data}
+    part.__dict__.update(loaded)
+    part.__dict__[model._meta.pk.attname] = parent_key(instance, model)
+    return part
+
+
 # -- before a save ---------------------------------------------------------------------
 def is_expression(value: Any) -> bool:
     return hasattr(value, "resolve_expression")
@@ -107,7 +174,13 @@ def before_save(
     instance, tracker = frame.instance, frame.tracker
     state = instance._state
     model = tracker.model
-    if not pk_is_set(instance):
+    if frame.as_parent:
+        pk = parent_key(instance, model)
+        if pk is None:
+            return None
+    elif pk_is_set(instance):
+        pk = instance.pk
+    else:
         return None
     alias = using or "default"
     if state.adding and not raw and not frame.force_update:
@@ -116,7 +189,7 @@ def before_save(
         if not defaulted:
             # A primary key given by the caller: it may be one another
             # transaction is writing at this moment (PostgreSQL; see read()).
-            lock_keys(model, [instance.pk], alias)
+            lock_keys(model, [pk], alias)
         # Django inserts without trying an UPDATE first in these cases.
         if frame.force_insert or defaulted:
             return None
@@ -140,9 +213,9 @@ def before_save(
 
     def read() -> Snapshot | None:
         if not expressions:
-            row = read_row(model, instance.pk, attnames, for_update, alias)
+            row = read_row(model, pk, attnames, for_update, alias)
             return None if row is None else Snapshot(fields, row, {})
-        queryset = clean_queryset(model, alias).filter(pk=instance.pk).annotate(**expressions)
+        queryset = clean_queryset(model, alias).filter(pk=pk).annotate(**expressions)
         if for_update:
             queryset = lock(queryset)
         rows = list(queryset.values(*attnames, *expressions)[:1])
@@ -153,7 +226,7 @@ def before_save(
         return Snapshot(fields, found, computed)
 
     snapshot = read()
-    if snapshot is None and not state.adding and lock_keys(model, [instance.pk], alias):
+    if snapshot is None and not state.adding and lock_keys(model, [pk], alias):
         # An update that found no row: had another transaction just deleted
         # and re-created it, Django's UPDATE would change that row unread.
         # Creates of a given key lock it too: read again once it is ours.

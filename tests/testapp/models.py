@@ -105,6 +105,25 @@ class Restaurant(Place):
     serves_pizza = models.BooleanField(default=False)
 
 
+class Pizzeria(Restaurant):
+    """A grandchild: ``Pizzeria`` -> ``Restaurant`` -> ``Place``."""
+
+    oven = models.CharField(max_length=50, blank=True, default="")
+    # deleting a category cascades to its pizzerias, and from them to their parents' rows
+    supplier = models.ForeignKey(Category, null=True, blank=True, on_delete=models.CASCADE)
+
+
+class Kiosk(Place):
+    """A multi-table child with a primary key of its own: its key is not
+    its ``Place``'s."""
+
+    number = models.AutoField(primary_key=True)
+    place = models.OneToOneField(
+        Place, parent_link=True, on_delete=models.CASCADE, related_name="kiosk"
+    )
+    stall = models.CharField(max_length=50, blank=True, default="")
+
+
 class Leaky(Account):
     """``__str__`` prints a masked field."""
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('testapp', '0003_leaky_proxy'),
+        ('testapp', '0004_multi_table_children'),
     ]
 
     operations = [
