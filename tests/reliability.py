@@ -162,7 +162,9 @@ def final_rows(model_classes: Iterable[type[models.Model]]) -> dict[Key, dict[st
     """Every row of these registered models as a log would render it: tracked
     fields through the same conversion as autoaudit's (``python_value`` then
     ``to_json``), M2M fields as sorted lists of related pks."""
-    limit = get_settings().MAX_VALUE_LENGTH
+    conf = get_settings()
+    limit = conf.MAX_VALUE_LENGTH
+    bounds = {"max_items": conf.MAX_ITEMS, "max_bytes": conf.MAX_VALUE_BYTES}
     rows: dict[Key, dict[str, Any]] = {}
     for model in model_classes:
         tracker = registry.tracker_for(model)
@@ -173,7 +175,7 @@ def final_rows(model_classes: Iterable[type[models.Model]]) -> dict[Key, dict[st
             queryset = queryset.prefetch_related(*(f.name for f in tracker.m2m))
         for obj in queryset:
             values = {
-                f.name: to_json(python_value(f, obj.__dict__[f.attname]), limit)
+                f.name: to_json(python_value(f, obj.__dict__[f.attname]), limit, **bounds)
                 for f in tracker.fields
             }
             for m2m in tracker.m2m:

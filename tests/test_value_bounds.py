@@ -335,3 +335,12 @@ def test_surrogates_in_log_texts_are_stored_as_u_fffd(
     ]
     assert not any("\ud800" in (text or "") or "\udcff" in (text or "") for text in columns)
     assert any("\ufffd" in (text or "") for text in columns)
+
+
+def test_value_bound_settings_reach_stored_values(track: Track, settings: Settings) -> None:
+    settings.AUTOAUDIT = {"MAX_ITEMS": 2, "MAX_VALUE_BYTES": 100}
+    track(Product)
+    Product.objects.create(name="p", metadata=[1, 2, 3])
+    log = ActivityLog.objects.get()
+    assert log.new_values is not None
+    assert log.new_values["metadata"] == [1, 2, "…[truncated 1 items]"]

@@ -103,10 +103,12 @@ ACTOR_COLUMNS = (
 _INSTANCE_PK: Any = object()
 
 
-def _json(values: Mapping[str, Any] | None, limit: int) -> dict[str, Any] | None:
+def _json(
+    values: Mapping[str, Any] | None, limit: int, bounds: Mapping[str, int]
+) -> dict[str, Any] | None:
     if values is None:
         return None
-    return {str(name): to_json(value, limit) for name, value in values.items()}
+    return {str(name): to_json(value, limit, **bounds) for name, value in values.items()}
 
 
 def shared_actor(tracker: Tracker) -> dict[str, Any] | None:
@@ -198,8 +200,13 @@ def _secret_texts(
     for attname in _attnames(type(instance)):
         value = data.get(attname)
         if isinstance(value, dict | list):
-            policy.nested(to_json(value, settings.MAX_VALUE_LENGTH), found)
+            policy.nested(to_json(value, settings.MAX_VALUE_LENGTH, **_bounds(settings)), found)
     return found
+
+
+def _bounds(settings: AutoauditSettings) -> dict[str, int]:
+    """``to_json``'s bounds besides the string length (``MAX_ITEMS``, ``MAX_VALUE_BYTES``)."""
+    return {"max_items": settings.MAX_ITEMS, "max_bytes": settings.MAX_VALUE_BYTES}
 
 
 @functools.lru_cache(maxsize=256)
@@ -237,6 +244,7 @@ def assemble(
     """
     settings = get_settings()
     limit = settings.MAX_VALUE_LENGTH
+    bounds = _bounds(settings)
     if instance is not None:
         model = type(instance)
     if tracker is None and model is not None:
@@ -267,13 +275,13 @@ def assemble(
 
     # -- masking, over every column -------------------------------------------
     found = _secret_texts(tracker, instance, policy, settings)
-    old_values = policy.values(_json(old, limit), found)
-    new_values = policy.values(_json(new, limit), found)
-    extra_data = policy.nested(to_json(merged, limit), found) if merged else None
+    old_values = policy.values(_json(old, limit, bounds), found)
+    new_values = policy.values(_json(new, limit, bounds), found)
+    extra_data = policy.nested(to_json(merged, limit, **bounds), found) if merged else None
     metadata = actor.get("actor_metadata")
     if isinstance(metadata, Mapping):
         own = actor.get("own_metadata", ())
-        metadata = policy.nested(to_json(metadata, limit), found, keep=own)
+        metadata = policy.nested(to_json(metadata, limit, **bounds), found, keep=own)
     secrets = scrub_list(found)
     extra_data = scrub_json(extra_data, secrets)
     metadata = scrub_json(metadata, secrets)
