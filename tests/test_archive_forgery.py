@@ -202,6 +202,10 @@ BAD_ROWS: list[tuple[dict[str, Any], str]] = [
     ({"user_id": "1"}, "'user_id' must be an integer"),
     ({"description": "a\x00b"}, "'description' holds a NUL character"),
     ({"actor_name": ["a", "list"]}, "'actor_name' must be a string, not a list"),
+    # Checked values are remembered per column and type: "create" is a valid
+    # action (of the row before), not an actor type; True is not 1.
+    ({"actor_type": "create"}, "'actor_type' is 'create'"),
+    ({"entity_id": True, "entity_pk": "1"}, "'entity_id' must be an integer, not a boolean"),
     ({"id": 0}, "'id' is 0: ids are from 1"),
     ({"id": -5}, "'id' is -5"),
     ({"id": 2**63}, "'id' is 9223372036854775808"),
@@ -213,7 +217,7 @@ def test_a_signed_archive_with_a_bad_row_loads_nothing(
     tmp_path: Path, change: dict[str, Any], message: str
 ) -> None:
     first, second = next_ids(2)
-    path = signed(tmp_path, [record(first), record(second, **change)])
+    path = signed(tmp_path, [record(first, entity_id=1), record(second, **change)])
     refused(path, f"line 3: {message}")
 
 

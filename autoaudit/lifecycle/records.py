@@ -75,6 +75,30 @@ def _clean(field: models.Field[Any, Any], name: str, value: Any) -> Any:
 
 _Check = Callable[[Any], Any]
 
+#: Values remembered per column (each at most 255 characters).
+_MEMO_SIZE = 4096
+
+
+def _memo(check: _Check) -> _Check:
+    """``check`` remembering its answer for values it has seen: a column's
+    values repeat (actions, entities, user agents, addresses), and clean()
+    costs more than the rest of reading a row."""
+    seen: dict[tuple[type, Any], Any] = {}
+
+    def memo(value: Any) -> Any:
+        if type(value) not in (str, int):
+            return check(value)
+        key = (type(value), value)  # True and 1 are equal, but not the same value
+        try:
+            return seen[key]
+        except KeyError:
+            cleaned = check(value)
+        if len(seen) < _MEMO_SIZE and (type(value) is int or len(value) <= 255):
+            seen[key] = cleaned
+        return cleaned
+
+    return memo
+
 
 def _typed(field: models.Field[Any, Any], name: str, accepts: tuple[type, ...]) -> _Check:
     """``field.clean`` of a value of the JSON type the column stores."""
@@ -137,7 +161,7 @@ class RecordChecker:
         fields = ActivityLog._meta.concrete_fields
         self.columns = tuple(field.attname for field in fields)
         self._checks = [
-            (field.attname, _column_check(field))
+            (field.attname, _memo(_column_check(field)))
             for field in fields
             if not field.primary_key and field.attname != "created_at"
         ]
