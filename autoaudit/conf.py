@@ -104,6 +104,9 @@ class AutoauditSettings:
     )
     PRUNE_BATCH_SIZE: int = 5000
     ARCHIVE_DIR: str | None = None
+    #: ``None``: ``SECRET_KEY`` (:func:`archive_secrets`).
+    ARCHIVE_KEY: bytes | None = None
+    ARCHIVE_KEY_FALLBACKS: tuple[bytes, ...] = ()
     ON_ERROR: Literal["raise", "log"] = "raise"
     AUTH_EVENTS: frozenset[str] = frozenset(AUTH_EVENT_NAMES)
     LOG_RAW_SAVES: bool = False
@@ -179,17 +182,24 @@ def _models(value: Any) -> dict[str, dict[str, Any]]:
     return result
 
 
-def _hash_key(value: Any) -> bytes | None:
-    if value is None:
-        return None
+def _secret(key: str, value: Any, *, none: str = "") -> bytes:
+    """A key: a non-empty ``str`` (encoded as UTF-8) or ``bytes``."""
     if isinstance(value, str):
         value = value.encode()
     if not isinstance(value, bytes) or not value:
-        raise _fail(
-            "MASK_HASH_KEY",
-            "must be a non-empty string or bytes, or None for SECRET_KEY.",
-        )
+        raise _fail(key, f"must be a non-empty string or bytes{none}, not {value!r}.")
     return value
+
+
+def _secret_or_none(key: str, value: Any) -> bytes | None:
+    """A key, or ``None`` for ``SECRET_KEY``."""
+    return None if value is None else _secret(key, value, none=", or None for SECRET_KEY")
+
+
+def _secrets(key: str, value: Any) -> tuple[bytes, ...]:
+    if not isinstance(value, list | tuple):
+        raise _fail(key, f"must be a list of keys (strings or bytes), not {value!r}.")
+    return tuple(_secret(key, item) for item in value)
 
 
 def _at_least(key: str, value: Any, lowest: int) -> int:
@@ -331,7 +341,7 @@ def _int_range(key: str, value: Any, lowest: int, highest: int) -> int:
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "MODELS": _models,
     "MASK_FIELDS": _mask_fields,
-    "MASK_HASH_KEY": _hash_key,
+    "MASK_HASH_KEY": lambda value: _secret_or_none("MASK_HASH_KEY", value),
     "MAX_VALUE_LENGTH": lambda value: _at_least("MAX_VALUE_LENGTH", value, 100),
     "MAX_ITEMS": lambda value: _at_least("MAX_ITEMS", value, 1),
     "MAX_VALUE_BYTES": lambda value: _at_least("MAX_VALUE_BYTES", value, 100),
@@ -343,6 +353,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "RETENTION_DAYS": _retention,
     "PRUNE_BATCH_SIZE": _batch_size,
     "ARCHIVE_DIR": _archive_dir,
+    "ARCHIVE_KEY": lambda value: _secret_or_none("ARCHIVE_KEY", value),
+    "ARCHIVE_KEY_FALLBACKS": lambda value: _secrets("ARCHIVE_KEY_FALLBACKS", value),
     "ON_ERROR": _on_error,
     "AUTH_EVENTS": _auth_events,
     "LOG_RAW_SAVES": lambda value: _bool("LOG_RAW_SAVES", value),
@@ -396,7 +408,25 @@ def hash_key() -> bytes:
     Django's own error.
     """
     key = get_settings().MASK_HASH_KEY
-    if key is not None:
-        return key
-    secret = django_settings.SECRET_KEY
+    return key if key is not None else _as_bytes(django_settings.SECRET_KEY)
+
+
+def archive_secrets() -> tuple[bytes, ...]:
+    """The secrets of archive signatures: the first signs, any one verifies.
+
+    ``ARCHIVE_KEY`` then ``ARCHIVE_KEY_FALLBACKS``; while ``ARCHIVE_KEY`` is
+    unset, ``SECRET_KEY`` and Django's ``SECRET_KEY_FALLBACKS`` come first
+    (so rotating ``SECRET_KEY`` the Django way keeps old archives
+    restorable). Read when an archive is written or read, like
+    :func:`hash_key`. The HMAC key is derived from each secret with a salt
+    of its own (:mod:`autoaudit.lifecycle.signing`), never the secret itself.
+    """
+    settings = get_settings()
+    if settings.ARCHIVE_KEY is not None:
+        return (settings.ARCHIVE_KEY, *settings.ARCHIVE_KEY_FALLBACKS)
+    django = [django_settings.SECRET_KEY, *getattr(django_settings, "SECRET_KEY_FALLBACKS", ())]
+    return (*map(_as_bytes, django), *settings.ARCHIVE_KEY_FALLBACKS)
+
+
+def _as_bytes(secret: str | bytes) -> bytes:
     return secret.encode() if isinstance(secret, str) else bytes(secret)

@@ -17,8 +17,9 @@ from django.core.management.base import CommandError
 from pytest_django import Settings
 
 from autoaudit.lifecycle import archive as archive_module
-from autoaudit.lifecycle.archive import TRAILER_KEY, ArchiveError, verify_archive
+from autoaudit.lifecycle.archive import ArchiveError, verify_archive
 from autoaudit.lifecycle.export import FIELDS, to_json_line
+from autoaudit.lifecycle.signing import HEADER_KEY, TRAILER_KEY, key_id
 from autoaudit.models import ActivityLog
 from tests.test_privacy_support import deletes, log_queries, make_log
 
@@ -57,9 +58,11 @@ def test_archives_verifies_prints_the_path_then_deletes(tmp_path: Path) -> None:
     first = min(row["created_at"] for row in expected).date().isoformat()
     last = max(row["created_at"] for row in expected).date().isoformat()
     assert path.name == f"activity_logs_{first}_{last}.jsonl.gz"
-    lines = read_lines(path)
-    assert [line["id"] for line in lines[:-1]] == olds
-    assert lines[-1][TRAILER_KEY]["rows"] == 5
+    header, *lines, trailer = read_lines(path)
+    assert header[HEADER_KEY] == {"version": 2, "key": key_id(b"autoaudit-tests-not-secret")}
+    assert [line["id"] for line in lines] == olds
+    assert trailer[TRAILER_KEY]["rows"] == 5
+    assert set(trailer[TRAILER_KEY]) == {"rows", "sha256", "first", "last", "hmac"}
     assert lines[0]["new_values"] == expected[0]["new_values"]
     assert "Archived 5 rows" in err
     assert "verified 5 rows, sha256" in err
@@ -217,6 +220,28 @@ def test_a_file_that_does_not_read_back_is_not_trusted(
 
     monkeypatch.setattr(archive_module, "verify_archive", corrupt_then_verify)
     with pytest.raises(CommandError, match=r"checksum does not match.*Nothing was deleted"):
+        archive("--older-than", "365", "--output-dir", str(tmp_path))
+    assert_untouched(olds + news, tmp_path)
+
+
+def test_rows_restore_would_refuse_are_not_archived(tmp_path: Path) -> None:
+    """Every archived row must load back: a row the log's own field rules
+    reject (an action outside ActionType, here) stops the archive before
+    anything is deleted."""
+    olds, news = old_and_new()
+    ActivityLog.objects.filter(pk=olds[2]).update(action="pwned")
+    with pytest.raises(CommandError, match=r"line 4: 'action' is 'pwned'.*Nothing was deleted"):
+        archive("--older-than", "365", "--output-dir", str(tmp_path))
+    assert_untouched(olds + news, tmp_path)
+
+
+def test_a_row_too_long_to_restore_is_not_archived(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archive_module, "MAX_LINE_BYTES", 2000)
+    olds, news = old_and_new()
+    ActivityLog.objects.filter(pk=olds[0]).update(description="x" * 3000)
+    with pytest.raises(CommandError, match=r"line 2: longer than 2000 bytes.*Nothing was deleted"):
         archive("--older-than", "365", "--output-dir", str(tmp_path))
     assert_untouched(olds + news, tmp_path)
 

@@ -25,6 +25,7 @@ from autoaudit.conf import (
     DEFAULT_RETENTION_DAYS,
     KNOWN_KEYS,
     AutoauditSettings,
+    archive_secrets,
     get_settings,
     hash_key,
     parse_settings,
@@ -55,6 +56,8 @@ EXPECTED_KEYS = {
     "OPT_OUT_COOKIE",
     "PRUNE_BATCH_SIZE",
     "ARCHIVE_DIR",
+    "ARCHIVE_KEY",
+    "ARCHIVE_KEY_FALLBACKS",
     "PAGE_SIZE",
     "DASHBOARD_CACHE_TIMEOUT",
 }
@@ -184,6 +187,26 @@ def test_secret_key_is_read_only_when_a_hash_is_made() -> None:
         assert get_settings().MASK_FIELDS  # settings still parse
         with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
             hash_key()
+
+
+def test_archive_secrets_default_to_secret_key_and_its_fallbacks(settings: Settings) -> None:
+    assert parse_settings({}).ARCHIVE_KEY is None
+    assert archive_secrets() == (b"autoaudit-tests-not-secret",)
+    settings.SECRET_KEY_FALLBACKS = ["older", b"oldest"]
+    settings.AUTOAUDIT = {"ARCHIVE_KEY_FALLBACKS": ["retired archive key"]}
+    assert archive_secrets() == (
+        b"autoaudit-tests-not-secret",
+        b"older",
+        b"oldest",
+        b"retired archive key",
+    )
+
+
+def test_an_explicit_archive_key_leaves_secret_key_out(settings: Settings) -> None:
+    # A separate archive key exists so that SECRET_KEY cannot sign archives.
+    settings.SECRET_KEY_FALLBACKS = ["older"]
+    settings.AUTOAUDIT = {"ARCHIVE_KEY": "archive key", "ARCHIVE_KEY_FALLBACKS": (b"old",)}
+    assert archive_secrets() == (b"archive key", b"old")
 
 
 def test_trusted_proxies_accepts_ips_cidrs_and_ipv6() -> None:
@@ -322,6 +345,13 @@ BAD_VALUES = [
     ("PRUNE_BATCH_SIZE", 0),
     ("PRUNE_BATCH_SIZE", True),
     ("ARCHIVE_DIR", 5),
+    ("ARCHIVE_KEY", ""),
+    ("ARCHIVE_KEY", 1234),
+    ("ARCHIVE_KEY", ["a key"]),
+    ("ARCHIVE_KEY_FALLBACKS", "old key"),
+    ("ARCHIVE_KEY_FALLBACKS", None),
+    ("ARCHIVE_KEY_FALLBACKS", ["old key", ""]),
+    ("ARCHIVE_KEY_FALLBACKS", [None]),
     ("PAGE_SIZE", 0),
     ("PAGE_SIZE", 501),
     ("DASHBOARD_CACHE_TIMEOUT", -1),

@@ -255,4 +255,48 @@ def test_a_bare_carriage_return_stays_inside_its_csv_record() -> None:
     line = to_csv_lines([{"action": "update", "description": "a\r=cmd|' /C calc'!A0"}])
     records = list(csv.reader(io.StringIO(line, newline="")))
     assert len(records) == 1
-    assert "a\r=cmd|' /C calc'!A0" in records[0]
+    assert "a\r'=cmd|' /C calc'!A0" in records[0]  # and the second line is defused
+
+
+_FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize(
+    "value", ["ok\n=cmd|' /C calc'!A0", "a\r\n@SUM(1)", "a\r+1", "a\n\n-2\n\t=x", "=\n=\r\n="]
+)
+def test_every_line_of_a_csv_text_value_is_defused(value: str) -> None:
+    """A value holding a line break is one cell to a spreadsheet, but a tool
+    that reads the file line by line sees each line on its own."""
+    line = to_csv_lines([{"action": "update", "description": value, "entity_name": value}])
+    [record] = list(csv.reader(io.StringIO(line, newline="")))
+    for cell in record:
+        for part in cell.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+            assert not part.startswith(_FORMULA_CHARS), (cell, part)
+    # Defusing only adds a quote mark before each such line.
+    assert record[FIELDS.index("description")].replace("'", "") == value.replace("'", "")
+
+
+def test_an_export_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    make_log()
+    target = tmp_path / "export.jsonl"
+    old_umask = os.umask(0)  # even a umask that lets everything through
+    try:
+        export("--output", str(target))
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_an_existing_export_file_keeps_its_permissions(tmp_path: Path) -> None:
+    import stat
+
+    make_log()
+    target = tmp_path / "export.jsonl"
+    target.write_text("old contents\n")
+    target.chmod(0o640)  # chosen by the operator (a group that reads exports)
+    export("--output", str(target))
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert len(records(target.read_text(encoding="utf-8"))) == 1

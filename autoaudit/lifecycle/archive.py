@@ -1,15 +1,20 @@
-"""Archive files: write, verify and read back gzip JSON Lines of log rows.
+"""Archive files: write, verify and read back signed gzip JSON Lines of log rows.
 
-An archive holds one JSON record per line (the columns of
-:data:`autoaudit.lifecycle.export.FIELDS`), followed by one trailer line::
+An archive holds a header line, one JSON record per line (the columns of
+:data:`autoaudit.lifecycle.export.FIELDS`) with a signed checkpoint every
+megabyte, and a trailer line; :mod:`autoaudit.lifecycle.signing` describes
+the lines and the HMAC-SHA256 that signs them. A truncated, edited, forged
+or otherwise corrupt file is detected when it is read back, before anything
+is deleted (archive) or loaded (restore), and so is a record restore would
+refuse (:mod:`autoaudit.lifecycle.records`): an archive is published, and
+its rows deleted, only if it can be restored.
 
-    {"autoaudit_archive": {"version": 1, "rows": 1234, "sha256": "...",
-                           "first": "2023-01-05T...", "last": "2024-03-14T..."}}
-
-``sha256`` is the SHA-256 of the uncompressed record lines (every line
-before the trailer, newlines included), so a truncated, edited or otherwise
-corrupt file is detected when it is read back, before anything is deleted
-(archive) or loaded (restore).
+Reading is bounded: a line longer than :data:`MAX_LINE_BYTES` is refused
+(with its number) without being read whole, and a signed file must show a
+valid checkpoint every ``CHECKPOINT_BYTES``, so a forged file, however
+large it decompresses, is refused after a few megabytes. Archives of the
+first format (unsigned, before signing) are read only when the caller
+trusts them (``trust_unsigned``), every record still checked.
 
 Files are written under a hidden temporary name in the target directory and
 renamed to ``activity_logs_<first date>_<last date>.jsonl.gz`` only once they
@@ -33,10 +38,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from autoaudit.lifecycle.export import FIELDS, to_json_line
+from autoaudit.conf import archive_secrets
+from autoaudit.lifecycle import signing
+from autoaudit.lifecycle.export import to_json_line
+from autoaudit.lifecycle.records import RecordChecker, RecordError
+from autoaudit.lifecycle.signing import (
+    ARCHIVE_VERSION,
+    CHECKPOINT_KEY,
+    HEADER_KEY,
+    TRAILER_KEY,
+    ArchiveSigner,
+    SignatureCheck,
+    SignatureError,
+)
 
-ARCHIVE_VERSION = 1
-TRAILER_KEY = "autoaudit_archive"
+#: The longest line read (bytes, newline included): far above any row the
+#: log writes (each value is cut at ``MAX_VALUE_LENGTH``), far below what
+#: would hurt a machine reading it.
+MAX_LINE_BYTES = 16 << 20
+
+#: The format before signing (version 1): records, then this trailer with a
+#: plain SHA-256.
+UNSIGNED_TRAILER_KEY = "autoaudit_archive"
+
 _PREFIX = "activity_logs"
 _SUFFIX = ".jsonl.gz"
 
@@ -54,17 +78,15 @@ class ArchiveInfo:
     sha256: str
     first: str | None
     last: str | None
+    #: The highest id (0 without rows).
+    max_id: int = 0
+    #: False for a trusted archive of the unsigned first format.
+    signed: bool = True
 
 
 def _open_gzip(raw: IO[bytes]) -> gzip.GzipFile:
     """The gzip writer over the temporary file (a seam for failure tests)."""
     return gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6)
-
-
-def _trailer(rows: int, digest: str, first: str | None, last: str | None) -> bytes:
-    info = {"version": ARCHIVE_VERSION, "rows": rows, "sha256": digest}
-    info.update(first=first, last=last)
-    return (json.dumps({TRAILER_KEY: info}, separators=(",", ":")) + "\n").encode()
 
 
 def _check_directory(directory: Path) -> None:
@@ -119,6 +141,7 @@ def write_archive(
     ``OSError`` becomes :class:`ArchiveError`.
     """
     _check_directory(directory)
+    signer = ArchiveSigner()  # before any file: a missing SECRET_KEY leaves none
     try:
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below
             dir=directory, prefix=f".{_PREFIX}_", suffix=f"{_SUFFIX}.part", delete=False
@@ -127,32 +150,30 @@ def write_archive(
         raise ArchiveError(f"cannot write to {directory}: {exc.strerror or exc}.") from exc
     temp = Path(handle.name)
     try:
-        digest = hashlib.sha256()
-        rows = 0
         first: dt.datetime | None = None
         last: dt.datetime | None = None
         with handle:
             with _open_gzip(handle) as gz:
+                gz.write(signer.header)
                 for page in pages:
                     for row in page:
                         line = to_json_line(row).encode("utf-8")
-                        digest.update(line)
                         gz.write(line)
-                        rows += 1
+                        gz.write(signer.add(line))
                         stamp = row.get("created_at")
                         if isinstance(stamp, dt.datetime):
                             first = stamp if first is None or stamp < first else first
                             last = stamp if last is None or stamp > last else last
                 first_text = first.isoformat() if first is not None else None
                 last_text = last.isoformat() if last is not None else None
-                gz.write(_trailer(rows, digest.hexdigest(), first_text, last_text))
+                gz.write(signer.trailer(first_text, last_text))
             handle.flush()
             os.fsync(handle.fileno())
         info = verify_archive(temp, ids)
-        if info.rows != rows or info.sha256 != digest.hexdigest():
+        if info.rows != signer.rows or info.sha256 != signer.sha256:
             raise ArchiveError(
                 f"the archive read back holds {info.rows} rows (sha256 {info.sha256}); "
-                f"{rows} rows (sha256 {digest.hexdigest()}) were written."
+                f"{signer.rows} rows (sha256 {signer.sha256}) were written."
             )
         final = _publish(temp, _final_path(directory, first_text, last_text))
         _fsync_directory(directory)
@@ -168,11 +189,20 @@ def write_archive(
     return info
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """Numbered lines of a gzip file, with read errors as :class:`ArchiveError`."""
+def _lines(path: Path, limit: int) -> Iterator[tuple[int, bytes]]:
+    """Numbered lines of a gzip file, none longer than ``limit`` bytes, with
+    read errors as :class:`ArchiveError`."""
     try:
         with gzip.open(path, "rb") as gz:
-            yield from enumerate(gz, start=1)
+            number = 0
+            while line := gz.readline(limit + 1):
+                number += 1
+                if len(line) > limit:
+                    raise ArchiveError(
+                        f"{path}, line {number}: longer than {limit} bytes, the most "
+                        "an archive line may hold (it was not read further)."
+                    )
+                yield number, line
     except FileNotFoundError as exc:
         raise ArchiveError(f"{path} does not exist.") from exc
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
@@ -188,77 +218,156 @@ def _decode(path: Path, number: int, line: bytes) -> Any:
         raise ArchiveError(f"{path}, line {number}: not valid JSON ({exc}).") from exc
 
 
-def _check_record(path: Path, number: int, record: Any) -> dict[str, Any]:
-    if not isinstance(record, dict):
-        raise ArchiveError(f"{path}, line {number}: a record must be a JSON object.")
-    unknown = sorted(set(record) - set(FIELDS))
-    if unknown:
-        raise ArchiveError(f"{path}, line {number}: unknown column(s) {', '.join(unknown)}.")
-    if isinstance(record.get("id"), bool) or not isinstance(record.get("id"), int):
-        raise ArchiveError(f"{path}, line {number}: 'id' must be an integer.")
-    return record
+def _marker(record: Any) -> tuple[str | None, dict[str, Any]]:
+    """``(key, fields)`` of a header, checkpoint or trailer line; ``(None, {})``
+    for a record."""
+    if isinstance(record, dict) and len(record) == 1:
+        ((key, fields),) = record.items()
+        if key in _MARKERS and isinstance(fields, dict):
+            return key, fields
+    return None, {}
+
+
+_MARKERS = frozenset({HEADER_KEY, CHECKPOINT_KEY, TRAILER_KEY, UNSIGNED_TRAILER_KEY})
+
+
+def _unsigned(path: Path) -> ArchiveError:
+    return ArchiveError(
+        f"{path} is not signed: it was written before autoaudit signed its "
+        "archives, or not by autoaudit_archive. Nothing proves where its rows "
+        "come from; if you know, restore it with --trust-unsigned (every row is "
+        "still checked)."
+    )
 
 
 class ArchiveReader:
-    """Iterate over the records of an archive, checking everything on the way.
+    """Iterate over the checked records of an archive.
 
-    After a complete iteration, ``rows``, ``sha256``, ``first`` and ``last``
-    describe the file (and ``ids`` lists every record's id if asked for). The
-    trailer is checked at the end, so a missing or wrong trailer raises
-    :class:`ArchiveError` only *after* the records: code that must not act
-    on a bad file calls :func:`verify_archive` first.
+    The signature is followed line by line, so a forged file stops at its
+    first checkpoint; the trailer is checked at the end, so a missing or
+    wrong trailer raises :class:`ArchiveError` only *after* the records:
+    code that must not act on a bad file calls :func:`verify_archive` first.
+    After a complete iteration, ``rows``, ``sha256``, ``first``, ``last``
+    and ``max_id`` describe the file (and ``ids`` lists every record's id if
+    asked for). ``trust_unsigned`` accepts an archive of the unsigned first
+    format; a signed archive whose signature does not match is never read.
     """
 
-    def __init__(self, path: Path, *, ids: array[int] | None = None) -> None:
+    def __init__(
+        self, path: Path, *, ids: array[int] | None = None, trust_unsigned: bool = False
+    ) -> None:
         self.path = path
         self.ids = ids
+        self.trust_unsigned = trust_unsigned
         self.rows = 0
         self.sha256 = ""
         self.first: str | None = None
         self.last: str | None = None
+        self.max_id = 0
+        self.signed = True
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         path = self.path
-        digest = hashlib.sha256()
+        limit = MAX_LINE_BYTES
+        checker = RecordChecker()
+        signature: SignatureCheck | None = None
+        sha256 = hashlib.sha256()
         rows = 0
-        trailer: Any = None
-        for number, line in _lines(path):
+        trailer: dict[str, Any] | None = None
+        for number, line in _lines(path, limit):
             if trailer is not None:
                 raise ArchiveError(f"{path}, line {number}: data after the trailer line.")
             record = _decode(path, number, line)
-            if isinstance(record, dict) and set(record) == {TRAILER_KEY}:
-                trailer = record[TRAILER_KEY]
+            kind, fields = _marker(record)
+            if number == 1:
+                signature = self._header(kind, fields, line)
+                if signature is not None:
+                    continue
+            if kind == (TRAILER_KEY if signature is not None else UNSIGNED_TRAILER_KEY):
+                trailer = fields
                 continue
-            digest.update(line)
+            if signature is not None:
+                if kind == CHECKPOINT_KEY:
+                    self._signed(number, signature.checkpoint, fields)
+                    continue
+                signature.add(line)
+                if signature.pending > signing.CHECKPOINT_BYTES + limit:
+                    raise ArchiveError(
+                        f"{path}, line {number}: no signed checkpoint in the last "
+                        f"{signature.pending} bytes; the file was not written by "
+                        "autoaudit_archive, or was changed."
+                    )
+            sha256.update(line)
             rows += 1
-            checked = _check_record(path, number, record)
+            if not isinstance(record, dict):
+                raise ArchiveError(f"{path}, line {number}: a record must be a JSON object.")
+            try:
+                checked = checker.check(record)
+            except RecordError as exc:
+                raise ArchiveError(f"{path}, line {number}: {exc}.") from None
             if self.ids is not None:
                 self.ids.append(checked["id"])
+            self.max_id = checked["id"]
             yield checked
-        if not isinstance(trailer, dict):
+        if trailer is None:
             raise ArchiveError(f"{path} has no trailer line: the file is incomplete.")
-        if trailer.get("version") != ARCHIVE_VERSION:
-            raise ArchiveError(f"{path}: unsupported archive version {trailer.get('version')!r}.")
         if trailer.get("rows") != rows:
             raise ArchiveError(
                 f"{path} holds {rows} rows but its trailer says {trailer.get('rows')!r}."
             )
-        if trailer.get("sha256") != digest.hexdigest():
+        if trailer.get("sha256") != sha256.hexdigest():
             raise ArchiveError(f"{path}: the checksum does not match; the file is corrupt.")
+        if signature is not None:
+            self._signed(None, signature.trailer, trailer)
+        elif trailer.get("version") != 1:
+            raise ArchiveError(f"{path}: unsupported archive version {trailer.get('version')!r}.")
         self.rows = rows
-        self.sha256 = digest.hexdigest()
+        self.sha256 = sha256.hexdigest()
         self.first = trailer.get("first")
         self.last = trailer.get("last")
+        self.signed = signature is not None
+
+    def _header(
+        self, kind: str | None, fields: dict[str, Any], line: bytes
+    ) -> SignatureCheck | None:
+        """The signature named by line 1, or ``None`` for a trusted unsigned archive."""
+        if kind != HEADER_KEY or fields.get("version") == 1:
+            # Records first, or the unsigned format's trailer (no records).
+            if not self.trust_unsigned:
+                raise _unsigned(self.path)
+            return None
+        version = fields.get("version")
+        if version != ARCHIVE_VERSION:
+            raise ArchiveError(f"{self.path}: unsupported archive version {version!r}.")
+        try:
+            return SignatureCheck(line, fields, archive_secrets())
+        except SignatureError as exc:
+            raise ArchiveError(f"{self.path}: {exc}") from None
+
+    def _signed(self, number: int | None, check: Any, fields: dict[str, Any]) -> None:
+        try:
+            check(fields)
+        except SignatureError as exc:
+            where = f"{self.path}, line {number}" if number is not None else str(self.path)
+            raise ArchiveError(f"{where}: {exc}; nothing in it can be trusted.") from None
 
 
-def verify_archive(path: Path, ids: array[int] | None = None) -> ArchiveInfo:
+def verify_archive(
+    path: Path, ids: array[int] | None = None, *, trust_unsigned: bool = False
+) -> ArchiveInfo:
     """Read a whole archive back; return what it holds or raise :class:`ArchiveError`.
 
     ``ids``, if given, receives the id of every record.
     """
-    reader = ArchiveReader(path, ids=ids)
+    reader = ArchiveReader(path, ids=ids, trust_unsigned=trust_unsigned)
     for _record in reader:
         pass
     return ArchiveInfo(
-        path=path, rows=reader.rows, sha256=reader.sha256, first=reader.first, last=reader.last
+        path=path,
+        rows=reader.rows,
+        sha256=reader.sha256,
+        first=reader.first,
+        last=reader.last,
+        max_id=reader.max_id,
+        signed=reader.signed,
     )

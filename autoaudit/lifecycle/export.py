@@ -13,6 +13,7 @@ import datetime as dt
 import decimal
 import io
 import json
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -47,8 +48,10 @@ JSON_FIELDS = frozenset(
 )
 
 #: Free-text columns that may hold what a visitor typed; in CSV a leading
-#: ``= + - @`` would make a spreadsheet run it as a formula, so such values
-#: are prefixed with ``'`` there.
+#: ``= + - @`` (or tab, CR) would make a spreadsheet run it as a formula, so
+#: such values are prefixed with ``'`` there: at the start of the value and
+#: of every line inside it (a tool that reads the file line by line sees
+#: each line of a multi-line cell on its own).
 _TEXT_FIELDS = frozenset(
     {
         "actor_identifier",
@@ -61,7 +64,9 @@ _TEXT_FIELDS = frozenset(
         "user_agent",
     }
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A place where a formula could start: the start of the value or of a line
+#: (after CR or LF), followed by ``= + - @``, a tab or a CR.
+_FORMULA_START = re.compile(r"(?:^|(?<=[\r\n]))(?=[=+\-@\t\r])")
 
 FORMATS = ("jsonl", "csv")
 
@@ -87,8 +92,8 @@ def _csv_cell(name: str, value: Any) -> Any:
         return json.dumps(value, ensure_ascii=False, default=_default)
     if isinstance(value, dt.datetime):
         return value.isoformat()
-    if name in _TEXT_FIELDS and isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if name in _TEXT_FIELDS and isinstance(value, str):
+        return _FORMULA_START.sub("'", value)
     return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -117,8 +118,13 @@ class Command(BaseCommand):
         return rows
 
     def _to_file(self, path: Path, pages: Any, options: dict[str, Any]) -> int:
+        # An export holds personal data: a new file is readable by its owner
+        # only (the mode is set on creation, so there is no moment when it
+        # is not). An existing file is truncated and keeps its permissions,
+        # as with a shell's ">": the operator chose them.
         try:
-            handle: TextIO = path.open("w", encoding="utf-8", newline="")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            handle: TextIO = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115
         except OSError as exc:
             raise CommandError(f"cannot write {path}: {exc.strerror or exc}.") from None
         try:

@@ -14,8 +14,9 @@ from autoaudit.lifecycle.restore import restore_archive
 class Command(BaseCommand):
     help = (
         "Load an archive written by autoaudit_archive back into the log table, in one "
-        "transaction. Rows whose id is already present are skipped, so running it "
-        "twice is harmless; a corrupt archive loads nothing."
+        "transaction. The archive's signature and every row are checked first; a "
+        "corrupt, forged or invalid archive loads nothing. Rows whose id is already "
+        "present are skipped, so running it twice is harmless."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -25,13 +26,36 @@ class Command(BaseCommand):
             action="store_true",
             help="Verify the archive and report what would be loaded; write nothing.",
         )
+        parser.add_argument(
+            "--renumber",
+            action="store_true",
+            help="Give every row a new id (for an archive of another database). "
+            "Restoring the same archive twice then loads its rows twice.",
+        )
+        parser.add_argument(
+            "--trust-unsigned",
+            action="store_true",
+            help="Accept an archive written before archives were signed. Nothing "
+            "proves where its rows come from: pass this only for a file you know. "
+            "Every row is still checked; a signed archive is always verified.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
         try:
-            result = restore_archive(path, dry_run=options["dry_run"])
+            result = restore_archive(
+                path,
+                dry_run=options["dry_run"],
+                renumber=options["renumber"],
+                trust_unsigned=options["trust_unsigned"],
+            )
         except ArchiveError as exc:
             raise CommandError(str(exc)) from None
+        if not result.signed:
+            self.stderr.write(
+                f"Note: {path} is not signed; its rows were checked, but only your "
+                "word (--trust-unsigned) says where they come from."
+            )
         if result.conflicts:
             self.stderr.write(
                 f"Warning: {result.conflicts} ids are used by other rows (a different "
