@@ -131,7 +131,7 @@ def update(
     """``queryset.update(**kwargs)`` with one update log per changed row."""
     fields = _fields_named(tracker, kwargs)
     query = queryset.query
-    if not fields or query.is_sliced or query.combinator or query.distinct_fields:
+    if not fields or query.is_sliced or query.combinator:
         return original(queryset, **kwargs)  # nothing tracked, or Django raises
     using = _write_db(queryset)
 

@@ -354,9 +354,12 @@ def locked_rows(queryset: models.QuerySet[Any], using: str) -> list[models.Model
     One read with the caller's filters where a locking read of that shape
     is allowed; otherwise the primary keys first (with the caller's query
     as it is), then those rows, locked, by primary key. ``prefetch_related``
-    is dropped: Django's ``update()`` and ``delete()`` ignore it too.
+    and ``distinct()`` are dropped: Django's ``update()`` and ``delete()``
+    ignore them too (Django 5.2 updates every matching row of a
+    ``distinct(*fields)`` queryset; 6.0 refuses it, after this read).
     """
     queryset = queryset.order_by().prefetch_related(None)
+    queryset.query.distinct, queryset.query.distinct_fields = False, ()
     claim_write_lock(queryset.model, using)  # before the first read
     if _lockable(queryset):
         queryset.query.select_related = False
