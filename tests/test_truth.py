@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
+from django.db.models.signals import pre_save
 from django.test.utils import CaptureQueriesContext
 
 import autoaudit
@@ -487,3 +488,62 @@ def test_ignore_conflicts_without_returning_logs_the_free_keys(
         [UUIDItem(id=taken.id, name="skipped"), UUIDItem(name="fresh")], ignore_conflicts=True
     )
     assert [log.entity_name for log in logs(action="create")] == ["fresh"]
+
+
+def test_a_save_that_meets_a_row_re_created_after_its_read_logs_that_row(track: Track) -> None:
+    """A stale instance saves a row that is gone when autoaudit reads it; another
+    transaction re-creates the key before Django's ``UPDATE``. Whatever the
+    database lets happen (MariaDB: the ``UPDATE`` changes the new row;
+    PostgreSQL: the re-create waits for the key and fails; SQLite: it waits for
+    the write lock and fails), every committed write has its log, with the
+    values the row held before it."""
+    track(Product)
+    product = Product.objects.create(name="first", stock=1)
+    Product.objects.filter(pk=product.pk).delete()
+    ActivityLog.objects.all().delete()
+    product.name, product.stock = "stale", 7
+    read, go = threading.Event(), threading.Event()
+
+    def pause(sender: Any, instance: Any, **kwargs: Any) -> None:
+        if instance is product:  # after autoaudit's receiver: its read is done
+            read.set()
+            go.wait(2)
+
+    outcome: dict[str, bool] = {}
+
+    def save() -> None:
+        product.save()
+        outcome["save"] = True
+
+    def re_create() -> None:
+        Product.objects.create(pk=product.pk, name="again", stock=3)
+        outcome["create"] = True
+
+    pre_save.connect(pause, sender=Product, dispatch_uid="test-pause")
+    try:
+        saver, save_errors = run_in_thread(save)
+        assert read.wait(10), save_errors
+        creator, create_errors = run_in_thread(re_create)
+        creator.join(1)  # done (MariaDB) or waiting for the saver's lock
+        go.set()
+        saver.join(30)
+        creator.join(30)
+    finally:
+        pre_save.disconnect(sender=Product, dispatch_uid="test-pause")
+    errors = save_errors + create_errors
+    assert all(isinstance(e, IntegrityError) for e in errors), errors
+    assert len(outcome) == 2 - len(errors) >= 1
+    state: dict[str, Any] | None = None
+    for log in logs(entity_id=str(product.pk)):
+        if log.action == "create":
+            assert state is None, log.new_values
+            state = dict(log.new_values)
+        else:
+            assert log.action == "update" and state is not None
+            assert {k: state[k] for k in log.old_values} == log.old_values
+            state.update(log.new_values)
+    row = Product.objects.get(pk=product.pk)
+    assert state is not None and {"name": row.name, "stock": row.stock} == {
+        k: state[k] for k in ("name", "stock")
+    }
+    assert len(logs(entity_id=str(product.pk))) == len(outcome)

@@ -256,6 +256,23 @@ def read_row(
     return dict(zip(attnames, _convert(row, converters, connection), strict=True))
 
 
+def read_committed(
+    model: type[models.Model], pk: Any, attnames: Sequence[str], alias: str
+) -> dict[str, Any] | None:
+    """The values of ``attnames`` of one row as other transactions see it:
+    its last committed version, read on a connection of its own (opened for
+    this read and closed after it), which neither waits for this thread's
+    locks nor sees its uncommitted writes."""
+    own = connections[alias]
+    side = type(own)(own.settings_dict, alias)
+    try:
+        query = clean_queryset(model, alias).filter(pk=pk).values_list(*attnames).query
+        rows = list(query.get_compiler(connection=side).results_iter())
+    finally:
+        side.close()
+    return dict(zip(attnames, rows[0], strict=True)) if rows else None
+
+
 def _convert(row: Sequence[Any], converters: dict[int, Any], connection: Any) -> list[Any]:
     """What ``SQLCompiler.apply_converters`` does, with this thread's connection."""
     values = list(row)

@@ -36,6 +36,7 @@ from autoaudit.tracking.snapshot import (
     compare,
     current_values,
     frame_of,
+    missed_row,
     parent_part,
 )
 
@@ -62,7 +63,7 @@ def _pre_save(
     frame.done = False
 
 
-def _save_draft(frame: SaveFrame, created: bool) -> LogDraft | None:
+def _save_draft(frame: SaveFrame, created: bool, using: str) -> LogDraft | None:
     instance, tracker, snap = frame.instance, frame.tracker, frame.snapshot
     subject = parent_part(tracker, instance)
     if frame.as_parent:
@@ -72,7 +73,11 @@ def _save_draft(frame: SaveFrame, created: bool) -> LogDraft | None:
             return None
         new = current_values(tracker.fields, instance)
         return assemble("create", instance=subject, tracker=tracker, new=new)
-    if "update" not in tracker.actions or snap is None:
+    if "update" not in tracker.actions:
+        return None
+    if snap is None and frame.missed:
+        snap = missed_row(frame, using)  # Django updated a row the read did not find
+    if snap is None:
         return None
     change = compare(snap.fields, snap.values, after_save(snap, instance))
     if change is None:
@@ -93,9 +98,10 @@ def _post_save(
     if frame is None or frame.done or (raw and not conf.get_settings().LOG_RAW_SAVES):
         return
     frame.done = True
-    draft = _save_draft(frame, created)
+    alias = using or "default"
+    draft = _save_draft(frame, created, alias)
     if draft is not None:
-        store.write([draft], using or "default")
+        store.write([draft], alias)
 
 
 # -- many-to-many -----------------------------------------------------------

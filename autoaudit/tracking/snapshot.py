@@ -33,7 +33,7 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 
 from autoaudit.tracking.registry import Tracker
-from autoaudit.tracking.rows import clean_queryset, lock, lock_keys, read_row
+from autoaudit.tracking.rows import clean_queryset, lock, lock_keys, read_committed, read_row
 from autoaudit.values.diff import json_differs
 from autoaudit.values.keys import pk_fields, pk_is_set
 
@@ -66,6 +66,7 @@ class SaveFrame:
         "force_insert",
         "force_update",
         "instance",
+        "missed",
         "snapshot",
         "tracker",
     )
@@ -88,6 +89,8 @@ class SaveFrame:
         self.force_update = force_update
         #: Filled by ``pre_save``: ``None`` for a create (or before it ran).
         self.snapshot: Snapshot | None = None
+        #: The fields ``pre_save`` read of a row it did not find.
+        self.missed: tuple[models.Field[Any, Any], ...] = ()
         #: Set once ``post_save`` has logged this save.
         self.done = False
 
@@ -231,7 +234,35 @@ def before_save(
         # and re-created it, Django's UPDATE would change that row unread.
         # Creates of a given key lock it too: read again once it is ours.
         snapshot = read()
+    if snapshot is None:
+        frame.missed = fields  # Django tries an UPDATE first: see missed_row()
     return snapshot
+
+
+def missed_row(frame: SaveFrame, alias: str) -> Snapshot | None:
+    """The old values of a row Django's ``UPDATE`` changed although the read
+    before it found none: another transaction inserted the key in between
+    (MariaDB and MySQL at ``READ COMMITTED`` have no lock for a key without
+    a row; PostgreSQL's key lock covers only tracked creates).
+
+    That transaction has committed (the ``UPDATE`` waited for its lock) and
+    no one can change the row since (the ``UPDATE`` holds the lock), so its
+    committed version, read on a connection of its own
+    (:func:`~autoaudit.tracking.rows.read_committed`), is exactly what the
+    ``UPDATE`` replaced. Fields saved from expressions are read back on this
+    connection. ``None`` if that row is gone too (nothing can remove it:
+    only a save that really inserted gets here without ``created``).
+    """
+    fields, model, instance = frame.missed, frame.tracker.model, frame.instance
+    pk = parent_key(instance, model) if frame.as_parent else instance.pk
+    attnames = [f.attname for f in fields]
+    old = read_committed(model, pk, attnames, alias)
+    if old is None:
+        return None
+    data = instance.__dict__
+    computed = [a for a in attnames if a not in data or is_expression(data[a])]
+    saved = read_row(model, pk, computed, False, alias) if computed else {}
+    return Snapshot(fields, old, saved or {})
 
 
 def after_save(snap: Snapshot, instance: models.Model) -> dict[str, Any]:
