@@ -35,7 +35,9 @@ def test_create_costs_one_insert(track: Track) -> None:
     track(Product)
     own = untracked_queries(lambda: Product.objects.create(name="a", metadata={"k": 1}))
     assert own == 1
-    assert queries(lambda: Product.objects.create(name="b", metadata={"k": 1})) == own + 1
+    # PostgreSQL: the log goes in with the row, in one statement.
+    log = 0 if connection.vendor == "postgresql" else 1
+    assert queries(lambda: Product.objects.create(name="b", metadata={"k": 1})) == own + log
 
 
 def test_update_costs_one_read_and_one_insert(track: Track) -> None:

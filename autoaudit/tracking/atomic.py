@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db import connections, transaction
@@ -49,3 +49,20 @@ def write_transaction(using: str) -> Iterator[None]:
         raise
     else:
         atomic.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def deferred_write_transaction(using: str) -> Iterator[Callable[[], None]]:
+    """:func:`write_transaction`, begun only if and when the ``begin``
+    function this yields is called (once; later calls do nothing), and ended
+    with the block."""
+    with contextlib.ExitStack() as stack:
+        begun = False
+
+        def begin() -> None:
+            nonlocal begun
+            if not begun:
+                begun = True
+                stack.enter_context(write_transaction(using))
+
+        yield begin

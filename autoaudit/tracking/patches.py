@@ -27,8 +27,8 @@ from django.db.models.sql.subqueries import DeleteQuery
 
 from autoaudit.actors.request import ContextLocal
 from autoaudit.actors.scopes import is_disabled
-from autoaudit.tracking import bulk, deletes, store
-from autoaudit.tracking.atomic import write_transaction
+from autoaudit.tracking import bulk, deletes, saves, store
+from autoaudit.tracking.atomic import deferred_write_transaction, write_transaction
 from autoaudit.tracking.registry import Routes, Tracker, registry
 from autoaudit.tracking.rows import claim_write_lock
 from autoaudit.tracking.snapshot import SaveFrame, is_parent_route, saving
@@ -78,6 +78,10 @@ def save_base(self: models.Model, *args: Any, **kwargs: Any) -> Any:
     else:
         kwargs["using"] = using
     frame = SaveFrame(self, tracker, given.get("force_insert"), bool(given.get("force_update")))
+    if saves.combines(frame, using, given):
+        # The log goes in with Django's INSERT (see insert_execute_sql).
+        with deferred_write_transaction(using) as frame.begin, saving(frame):
+            return original(self, *args, **kwargs)
     with write_transaction(using), saving(frame):
         return original(self, *args, **kwargs)
 
@@ -154,7 +158,14 @@ def delete_do_query(self: DeleteQuery, table: str, where: Any, using: str) -> An
 # a tracked ``bulk_create(ignore_conflicts=True)`` its ``INSERT`` gets a
 # ``RETURNING`` clause (see ``tracking/bulk.py``); every other insert is
 # Django's own.
+#
+# Also why: no hook lets a statement of Django's carry a second one. The
+# ``INSERT`` of a tracked create on PostgreSQL is sent with its log, as one
+# statement (see ``tracking/saves.py``).
 def insert_execute_sql(self: SQLInsertCompiler, returning_fields: Any = None) -> Any:
+    frame = saves.combining_frame(self)
+    if frame is not None:
+        return saves.insert(frame, self, _originals["insert_execute_sql"], returning_fields)
     rows = bulk.insert_returning(self, returning_fields)
     if rows is not None:
         return rows

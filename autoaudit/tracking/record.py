@@ -153,7 +153,9 @@ def _labels(tracker: Tracker | None, model: type[models.Model] | None) -> Mappin
     }
 
 
-def _instance_name(tracker: Tracker | None, instance: models.Model, pk: Any) -> str:
+def instance_name(tracker: Tracker | None, instance: models.Model, pk: Any) -> str:
+    """The ``entity_name`` of ``instance``: the ``entity_name`` option, else
+    ``str()``; Django's default text where either fails."""
     fallback = f"{type(instance).__name__} object ({safe_str(pk_text(pk))})"
     getter = tracker.options.entity_name if tracker is not None else None
     try:
@@ -261,7 +263,7 @@ def assemble(
     if pk is not None and model is not None:
         pk = stored_pk(model, pk)
     if name is None and instance is not None:
-        name = _instance_name(tracker, instance, pk)
+        name = instance_name(tracker, instance, pk)
     if actor is None:
         actor = resolve_actor(guest if guest is not None else _guest(tracker, instance))
     ambient = current_extra()

@@ -27,18 +27,9 @@ from autoaudit import conf
 from autoaudit.actors.scopes import is_disabled
 from autoaudit.enums import ActionType
 from autoaudit.tracking import m2m, manual, store
-from autoaudit.tracking.record import LogDraft, assemble
 from autoaudit.tracking.registry import Routes, Tracker, registry
-from autoaudit.tracking.snapshot import (
-    SaveFrame,
-    after_save,
-    before_save,
-    compare,
-    current_values,
-    frame_of,
-    missed_row,
-    parent_part,
-)
+from autoaudit.tracking.saves import save_draft
+from autoaudit.tracking.snapshot import before_save, frame_of
 
 _M2M = "_autoaudit_m2m"
 
@@ -63,29 +54,6 @@ def _pre_save(
     frame.done = False
 
 
-def _save_draft(frame: SaveFrame, created: bool, using: str) -> LogDraft | None:
-    instance, tracker, snap = frame.instance, frame.tracker, frame.snapshot
-    subject = parent_part(tracker, instance)
-    if frame.as_parent:
-        created = snap is None  # the parent's row: Django inserts it if it found none
-    if created:
-        if "create" not in tracker.actions:
-            return None
-        new = current_values(tracker.fields, instance)
-        return assemble("create", instance=subject, tracker=tracker, new=new)
-    if "update" not in tracker.actions:
-        return None
-    if snap is None and frame.missed:
-        snap = missed_row(frame, using)  # Django updated a row the read did not find
-    if snap is None:
-        return None
-    change = compare(snap.fields, snap.values, after_save(snap, instance))
-    if change is None:
-        return None
-    old, new, changed = change
-    return assemble("update", instance=subject, tracker=tracker, old=old, new=new, changed=changed)
-
-
 def _post_save(
     sender: type[models.Model],
     instance: models.Model,
@@ -99,7 +67,7 @@ def _post_save(
         return
     frame.done = True
     alias = using or "default"
-    draft = _save_draft(frame, created, alias)
+    draft = save_draft(frame, created, alias)
     if draft is not None:
         store.write([draft], alias)
 

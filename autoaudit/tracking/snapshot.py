@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import decimal
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -62,6 +62,7 @@ class SaveFrame:
 
     __slots__ = (
         "as_parent",
+        "begin",
         "done",
         "force_insert",
         "force_update",
@@ -93,6 +94,9 @@ class SaveFrame:
         self.missed: tuple[models.Field[Any, Any], ...] = ()
         #: Set once ``post_save`` has logged this save.
         self.done = False
+        #: For a create whose log goes in with Django's ``INSERT``: begins the
+        #: write transaction, where that falls back (see ``saves``).
+        self.begin: Callable[[], Any] | None = None
 
 
 _frames: ContextVar[tuple[SaveFrame, ...]] = ContextVar("autoaudit_save_frames", default=())

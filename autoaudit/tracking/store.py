@@ -22,6 +22,7 @@ below ``autoaudit.models`` in the layers.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -154,6 +155,60 @@ def _copy(connection: BaseDatabaseWrapper, cursor: Any, sql: str, rows: list[lis
     with logged, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
         for row in rows:
             copy.write_row(row)
+
+
+def with_row(
+    row_sql: str,
+    row_params: list[Any],
+    draft: LogDraft,
+    alias: str,
+    key: tuple[str, str] | None = None,
+) -> tuple[str, list[Any]]:
+    """Django's single-row ``INSERT`` and ``draft``'s log insert as one
+    PostgreSQL statement (a data-modifying CTE) that returns what Django's
+    statement returns.
+
+    ``key`` is ``(column, sentinel)`` for a row whose key the sequence gives:
+    the draft was built with the ``sentinel`` number as the key, and every
+    column holding it is computed from the key the ``INSERT`` returns
+    (``entity_id`` is that key; in text and JSON columns the sentinel's
+    digits are replaced by its digits).
+    """
+    connection = connections[alias]
+    compiled = _compiled(alias)
+    row = compiled.params(draft, timezone.now(), connection)
+    quote = connection.ops.quote_name
+    ref = text = None
+    if key is not None:
+        column, text = key
+        ref = f"(SELECT {quote(column)} FROM aa_row)"
+    exprs: list[str] = []
+    params = list(row_params)
+    for field, value, source in zip(compiled.fields, row, compiled.sources, strict=True):
+        raw = getattr(draft, source) if source not in (None, "user") else None
+        if ref is not None and text is not None:
+            if source == "entity_id" and raw == int(text):
+                exprs.append(ref)
+                continue
+            if isinstance(field, models.JSONField) and raw is not None:
+                dumped = json.dumps(raw)
+                if text in dumped:
+                    exprs.append(f"replace(%s, %s, {ref}::text)::jsonb")
+                    params += [dumped, text]
+                    continue
+            elif isinstance(value, str) and text in value:
+                exprs.append(f"replace(%s, %s, {ref}::text)")
+                params += [value, text]
+                continue
+        exprs.append("%s")
+        params.append(value)
+    log = f"{compiled.head}({', '.join(exprs)})"
+    if " RETURNING " in row_sql:
+        sql = f"WITH aa_row AS ({row_sql}), aa_log AS ({log}) SELECT * FROM aa_row"
+    else:
+        sql = f"WITH aa_row AS ({row_sql}) {log}"
+    holds_write_lock(connection)
+    return sql, params
 
 
 def _report(draft: LogDraft, exc: BaseException) -> None:

@@ -441,3 +441,23 @@ class Vault(models.Model):
     def __str__(self) -> str:
         values = [getattr(self, name) for name in ("label", "memo", *VAULT_SECRETS)]
         return " ".join(str(value) for value in values) + f" {self.data}"
+
+
+class HexLabel(models.Model):
+    """An ``__str__`` that shows its key in hex: its create log cannot take
+    the key from the ``INSERT`` in SQL, so it is written after it."""
+
+    name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return f"label 0x{self.pk:x}" if self.pk is not None else "new label"
+
+
+class Stamped(models.Model):
+    """A tracked column the database fills in (``db_default``)."""
+
+    name = models.CharField(max_length=50)
+    serial = models.IntegerField(db_default=41)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,186 @@
+"""The log of one save: its draft, and on PostgreSQL the create that goes
+in with Django's own ``INSERT``, as one statement.
+
+:func:`save_draft` builds the create or update draft of a save (the
+``post_save`` receiver calls it).
+
+**One statement per tracked create (PostgreSQL).** A create whose ``INSERT``
+Django sends without an ``UPDATE`` first (a key from a sequence or a
+default) is decided before the save starts (:func:`combines`). No
+transaction is opened for it. When Django's ``INSERT`` reaches the cursor
+(:func:`insert`: its values are final then, ``auto_now`` and ``pre_save``
+receivers included), the draft is built and the statement becomes one
+data-modifying CTE::
+
+    WITH "aa_row" AS (<Django's INSERT ... RETURNING "id">),
+         "aa_log" AS (INSERT INTO "activity_logs" (...) VALUES (...))
+    SELECT * FROM "aa_row"
+
+So the row and its log commit together in one round trip, also in autocommit
+mode, and a row the database rejects leaves no log. A key the sequence has not
+given yet is written as a sentinel number while the draft is built and replaced
+in SQL by the key the CTE returns (``entity_id``, ``entity_pk``, the name, the
+description and the values). Where that substitution cannot be proved exact
+(an ``__str__`` that shows the key in some other form, a name long enough to be
+cut, a tracked column the database fills in), the save falls back to the usual
+path: the write transaction is begun right before the ``INSERT`` and
+``post_save`` writes the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.db import connections
+from django.db.models.fields import AutoFieldMixin
+
+from autoaudit.conf import get_settings
+from autoaudit.tracking import store
+from autoaudit.tracking.record import LogDraft, assemble, instance_name
+from autoaudit.tracking.snapshot import (
+    SaveFrame,
+    after_save,
+    compare,
+    current_values,
+    frame_of,
+    missed_row,
+    parent_part,
+)
+from autoaudit.values.keys import pk_is_set
+from autoaudit.values.serialization import NAME_LENGTH
+
+#: Stand-ins for a key the sequence has not given yet: two, so that a name
+#: showing the key in another form (``f"{pk:x}"``) is caught.
+_SENTINELS = (8_146_395_028_731_946_201, 7_305_118_642_905_337_419)
+
+
+def save_draft(
+    frame: SaveFrame, created: bool, using: str, name: str | None = None
+) -> LogDraft | None:
+    """The create or update draft of the save ``frame`` holds (``None``: nothing to log)."""
+    instance, tracker, snap = frame.instance, frame.tracker, frame.snapshot
+    subject = parent_part(tracker, instance)
+    if frame.as_parent:
+        created = snap is None  # the parent's row: Django inserts it if it found none
+    if created:
+        if "create" not in tracker.actions:
+            return None
+        new = current_values(tracker.fields, instance)
+        return assemble("create", instance=subject, tracker=tracker, new=new, name=name)
+    if "update" not in tracker.actions:
+        return None
+    if snap is None and frame.missed:
+        snap = missed_row(frame, using)  # Django updated a row the read did not find
+    if snap is None:
+        return None
+    change = compare(snap.fields, snap.values, after_save(snap, instance))
+    if change is None:
+        return None
+    old, new, changed = change
+    return assemble("update", instance=subject, tracker=tracker, old=old, new=new, changed=changed)
+
+
+# -- one statement per create (PostgreSQL) ----------------------------------------------
+def combines(frame: SaveFrame, using: str, given: Mapping[str, Any]) -> bool:
+    """Whether this save's create log can go in with Django's ``INSERT``: on
+    PostgreSQL, with ``ON_ERROR="raise"``, for a new instance of a model
+    without multi-table parents that Django inserts without trying an
+    ``UPDATE`` first (its key is not set, or has a default)."""
+    instance, tracker = frame.instance, frame.tracker
+    if connections[using].vendor != "postgresql" or given.get("raw"):
+        return False
+    if frame.as_parent or frame.force_update or given.get("update_fields") is not None:
+        return False
+    if "create" not in tracker.actions or tracker.options.description is not None:
+        return False
+    concrete = tracker.model._meta.concrete_model or tracker.model
+    if concrete._meta.parents or not instance._state.adding:
+        return False
+    pk = concrete._meta.pk
+    if pk_is_set(instance) and not (pk.has_default() or pk.has_db_default()):
+        return False  # Django tries an UPDATE first, or the caller chose the key
+    return get_settings().ON_ERROR == "raise"
+
+
+def _named(frame: SaveFrame, using: str, sentinel: int | None) -> LogDraft | None:
+    """The create draft, with ``sentinel`` as the key if one is given;
+    ``None`` if the name cannot be rebuilt from it in SQL."""
+    if sentinel is None:
+        return save_draft(frame, True, using)
+    instance, tracker = frame.instance, frame.tracker
+    names = []
+    for number in _SENTINELS:
+        instance.pk = number
+        names.append(instance_name(tracker, instance, number))
+    instance.pk = sentinel
+    first, second = names
+    text, other = (str(n) for n in _SENTINELS)
+    if first.replace(text, other) != second or len(first) >= NAME_LENGTH:
+        return None
+    return save_draft(frame, True, using, name=first)
+
+
+def _combined(
+    frame: SaveFrame, compiler: Any, sql: str, params: Any
+) -> tuple[str, list[Any]] | None:
+    """Django's ``INSERT`` (``sql``, ``params``) and the create log, as one
+    statement; ``None`` to fall back."""
+    instance, tracker = frame.instance, frame.tracker
+    meta = (tracker.model._meta.concrete_model or tracker.model)._meta
+    returning = list(compiler.returning_fields or ())
+    tracked = set(tracker.fields)
+    if any(f in tracked for f in returning if not f.primary_key):
+        return None  # a value the database fills in: post_save logs it
+    key: tuple[str, str] | None = None
+    sentinel = None
+    if not pk_is_set(instance):
+        pk = meta.pk
+        if pk not in returning or not isinstance(pk, AutoFieldMixin):
+            return None
+        sentinel = _SENTINELS[0]
+        key = (pk.column, str(sentinel))
+    try:
+        draft = _named(frame, compiler.using, sentinel)
+    finally:
+        if sentinel is not None:
+            instance.pk = None
+    if draft is None:
+        return None
+    return store.with_row(sql, list(params or ()), draft, compiler.using, key)
+
+
+def insert(
+    frame: SaveFrame, compiler: Any, original: Callable[..., Any], returning_fields: Any
+) -> Any:
+    """Run Django's ``INSERT`` of ``frame``'s instance with its create log in
+    the same statement (or, falling back, in the write transaction begun now)."""
+    begin = frame.begin
+    assert begin is not None  # combining_frame() checked
+    handled = False
+
+    def one_statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal handled
+        if handled or many:
+            return execute(sql, params, many, context)
+        handled = True
+        combined = _combined(frame, compiler, sql, params)
+        if combined is None:
+            begin()  # the usual path: post_save logs in this transaction
+            return execute(sql, params, many, context)
+        frame.done = True
+        return execute(combined[0], combined[1], many, context)
+
+    with compiler.connection.execute_wrapper(one_statement):
+        return original(compiler, returning_fields)
+
+
+def combining_frame(compiler: Any) -> SaveFrame | None:
+    """The open save whose create goes in with this compiler's ``INSERT``."""
+    objs = compiler.query.objs
+    if len(objs) != 1 or compiler.query.on_conflict:
+        return None
+    frame = frame_of(objs[0])
+    if frame is None or frame.begin is None or frame.done:
+        return None
+    return frame
