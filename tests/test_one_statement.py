@@ -5,6 +5,7 @@ log itself on every database: the fallbacks are the other databases' path."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -182,3 +183,169 @@ def test_a_create_that_cannot_be_one_statement_logs_after_its_insert(
         assert log.description == f"seat {Seat.objects.get().pk} made"
     if case is _db_default:
         assert log.new_values["serial"] == 41
+
+
+# -- updates ---------------------------------------------------------------------------------
+def combined_update(sql: list[str]) -> bool:
+    """The old values read, then the guarded UPDATE with its log: two statements."""
+    return (
+        len(sql) == 2
+        and sql[0].startswith("SELECT")
+        and sql[1].startswith("WITH aa_row AS (UPDATE")
+        and "IS NOT DISTINCT FROM" in sql[1]
+    )
+
+
+def chain_holds(pk: Any) -> None:
+    """Each log's old values are what the logs before it left; the last
+    leaves the row as it is."""
+    state: dict[str, Any] | None = None
+    for log in ActivityLog.objects.filter(entity_id=pk).order_by("id"):
+        if log.action == "create":
+            state = dict(log.new_values)
+        else:
+            assert state is not None and log.action == "update"
+            assert {k: state[k] for k in log.old_values} == log.old_values, log.description
+            state.update(log.new_values)
+    row = Product.objects.get(pk=pk)
+    assert state is not None and (state["name"], state["stock"]) == (row.name, row.stock)
+
+
+def test_an_update_is_its_read_and_one_statement(track: Track) -> None:
+    track(Product)
+    product = Product.objects.create(name="a", stock=1)
+    product.name, product.stock = "b", 2
+    sql = statements(product.save)
+    assert combined_update(sql) is POSTGRES, sql
+    log = ActivityLog.objects.get(action="update")
+    assert (log.old_values, log.new_values) == (
+        {"name": "a", "stock": 1},
+        {"name": "b", "stock": 2},
+    )
+    assert log.changed_fields == ["name", "stock"]
+    chain_holds(product.pk)
+
+
+def test_a_save_that_changes_nothing_tracked_writes_no_log(track: Track) -> None:
+    track(Product, exclude_fields=["updated_at"])
+    product = Product.objects.create(name="a")
+    sql = statements(product.save)
+    if POSTGRES:  # the guarded UPDATE alone
+        assert len(sql) == 2 and "IS NOT DISTINCT FROM" in sql[1] and "aa_log" not in sql[1]
+    assert list(ActivityLog.objects.values_list("action", flat=True)) == ["create"]
+
+
+def test_update_fields_are_the_fields_guarded_and_logged(track: Track) -> None:
+    track(Product)
+    product = Product.objects.create(name="a", stock=1)
+    product.name, product.stock = "b", 2
+    sql = statements(lambda: product.save(update_fields=["stock"]))
+    assert combined_update(sql) is POSTGRES
+    assert not POSTGRES or '"name" IS NOT DISTINCT FROM' not in sql[1]
+    log = ActivityLog.objects.get(action="update")
+    assert (log.old_values, log.new_values) == ({"stock": 1}, {"stock": 2})
+    assert Product.objects.get().name == "a"
+
+
+class Meanwhile:
+    """A ``pre_save`` receiver (it runs after autoaudit's read) that lets
+    another connection do ``work`` and commit before Django's UPDATE (on
+    PostgreSQL; elsewhere the other connection waits for this save's lock
+    and goes second). Used as a context manager around the save."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self.work = work
+        self.errors: list[BaseException] = []
+        self.thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        try:
+            self.work()
+        except BaseException as exc:  # reported on exit
+            self.errors.append(exc)
+        finally:
+            connection.close()
+
+    def receiver(self, sender: Any, instance: Any, **kwargs: Any) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run)
+            self.thread.start()
+            self.thread.join(1)  # done, or waiting for this save's lock
+
+    def __enter__(self) -> Meanwhile:
+        pre_save.connect(self.receiver, sender=Product, dispatch_uid="test-meanwhile")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pre_save.disconnect(sender=Product, dispatch_uid="test-meanwhile")
+        if self.thread is not None:
+            self.thread.join(30)
+        assert not self.errors, self.errors
+
+
+@pytest.mark.parametrize("tracked_meanwhile", [True, False], ids=["tracked", "raw-sql"])
+def test_a_row_changed_after_the_read_is_logged_from_its_new_values(
+    track: Track, tracked_meanwhile: bool
+) -> None:
+    """The guard finds no row: nothing was written; the save reads again,
+    locked, and logs the true old values (the other write's)."""
+    track(Product)
+    product = Product.objects.create(name="a", stock=1)
+    pk = product.pk
+
+    def other() -> None:
+        if tracked_meanwhile:
+            Product.objects.filter(pk=pk).update(stock=50, name="other")
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {Product._meta.db_table} SET stock = 50, name = 'other' WHERE id = %s",
+                    [pk],
+                )
+
+    product.name = "mine"
+    with Meanwhile(other):
+        product.save()
+    row = Product.objects.get(pk=pk)
+    last = ActivityLog.objects.filter(entity_id=pk).order_by("id").last()
+    assert last is not None
+    if tracked_meanwhile or POSTGRES:
+        assert last.new_values["name"] == row.name
+    if POSTGRES:  # the other write went first; this save overwrote it
+        assert (row.name, row.stock) == ("mine", 1)
+        assert last.old_values == {"name": "other", "stock": 50}
+        assert last.new_values == {"name": "mine", "stock": 1}
+    if tracked_meanwhile:
+        chain_holds(pk)
+
+
+def test_a_row_deleted_after_the_read_is_inserted_again_and_logged_as_created(
+    track: Track,
+) -> None:
+    """As untracked: Django's UPDATE finds no row, so it inserts one."""
+    track(Product)
+    product = Product.objects.create(name="a")
+    pk = product.pk
+    product.name = "again"
+    with Meanwhile(lambda: Product.objects.filter(pk=pk).delete()):
+        product.save()
+    logs = ActivityLog.objects.filter(entity_id=pk).order_by("id")
+    actions = list(logs.values_list("action", "entity_name"))
+    if POSTGRES:
+        assert Product.objects.get(pk=pk).name == "again"
+        assert actions == [("create", "a"), ("delete", "a"), ("create", "again")]
+    else:  # the delete waited for the save's lock, then removed the row
+        assert actions == [("create", "a"), ("update", "again"), ("delete", "again")]
+
+
+def test_an_expression_takes_the_usual_path(track: Track) -> None:
+    """``F("stock") + 1`` is known exactly only after the UPDATE."""
+    from django.db.models import F
+
+    track(Product)
+    product = Product.objects.create(name="a", stock=1)
+    product.stock = F("stock") + 1
+    sql = statements(product.save)
+    assert not any(s.startswith("WITH aa_row") for s in sql)
+    log = ActivityLog.objects.get(action="update")
+    assert (log.old_values, log.new_values) == ({"stock": 1}, {"stock": 2})

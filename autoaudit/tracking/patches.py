@@ -86,6 +86,19 @@ def save_base(self: models.Model, *args: Any, **kwargs: Any) -> Any:
         return original(self, *args, **kwargs)
 
 
+# -- Model._do_update ---------------------------------------------------------------------
+# Why: the one place that knows both the instance and Django's UPDATE of it
+# (``pre_save`` comes before the row's values are final; the statement
+# itself does not name the instance). On PostgreSQL the UPDATE of a tracked
+# save is sent with its log, as one statement (see ``tracking/saves.py``);
+# every other save's is Django's own.
+def do_update(self: models.Model, *args: Any, **kwargs: Any) -> Any:
+    frame = saves.combining_frame(self)
+    if frame is None:
+        return _originals["do_update"](self, *args, **kwargs)
+    return saves.update(frame, self, _originals["do_update"], args, kwargs)
+
+
 # -- QuerySet.update / bulk_create / bulk_update ----------------------------------------
 # Why: Django sends no signal for these. Wrapping them on ``QuerySet`` covers
 # every manager and custom queryset class without changing their type.
@@ -163,7 +176,7 @@ def delete_do_query(self: DeleteQuery, table: str, where: Any, using: str) -> An
 # ``INSERT`` of a tracked create on PostgreSQL is sent with its log, as one
 # statement (see ``tracking/saves.py``).
 def insert_execute_sql(self: SQLInsertCompiler, returning_fields: Any = None) -> Any:
-    frame = saves.combining_frame(self)
+    frame = saves.inserting_frame(self)
     if frame is not None:
         return saves.insert(frame, self, _originals["insert_execute_sql"], returning_fields)
     rows = bulk.insert_returning(self, returning_fields)
@@ -233,6 +246,10 @@ def _install() -> None:
         _originals["save_base"] = models.Model.save_base
         functools.update_wrapper(save_base, models.Model.save_base)
         models.Model.save_base = save_base  # type: ignore[method-assign]
+    if "do_update" not in _originals:
+        _originals["do_update"] = models.Model._do_update
+        functools.update_wrapper(do_update, models.Model._do_update)
+        models.Model._do_update = do_update  # type: ignore[method-assign]
     if "collector_delete" not in _originals:
         _originals["collector_delete"] = Collector.delete
         functools.update_wrapper(collector_delete, Collector.delete)
@@ -257,6 +274,8 @@ def _uninstall() -> None:
             DeleteQuery.do_query = original  # type: ignore[method-assign]
         elif name == "save_base":
             models.Model.save_base = original  # type: ignore[method-assign]
+        elif name == "do_update":
+            models.Model._do_update = original  # type: ignore[method-assign]
         else:
             setattr(QuerySet, name, original)
         del _originals[name]

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.db import connections
+from django.db import connections, models
 from django.db.models.fields import AutoFieldMixin
 
 from autoaudit.conf import get_settings
@@ -46,6 +46,7 @@ from autoaudit.tracking.snapshot import (
     frame_of,
     missed_row,
     parent_part,
+    read_again,
 )
 from autoaudit.values.keys import pk_is_set
 from autoaudit.values.serialization import NAME_LENGTH
@@ -83,24 +84,34 @@ def save_draft(
 
 # -- one statement per create (PostgreSQL) ----------------------------------------------
 def combines(frame: SaveFrame, using: str, given: Mapping[str, Any]) -> bool:
-    """Whether this save's create log can go in with Django's ``INSERT``: on
-    PostgreSQL, with ``ON_ERROR="raise"``, for a new instance of a model
-    without multi-table parents that Django inserts without trying an
-    ``UPDATE`` first (its key is not set, or has a default)."""
+    """Whether this save's log can go in with Django's own statement: on
+    PostgreSQL, with ``ON_ERROR="raise"``, for a model without multi-table
+    parents; a create Django inserts without trying an ``UPDATE`` first (its
+    key is not set, or has a default), or an update of a row with a key."""
     instance, tracker = frame.instance, frame.tracker
     if connections[using].vendor != "postgresql" or given.get("raw"):
         return False
-    if frame.as_parent or frame.force_update or given.get("update_fields") is not None:
-        return False
-    if "create" not in tracker.actions or tracker.options.description is not None:
+    if frame.as_parent or (frame.force_insert and not instance._state.adding):
         return False
     concrete = tracker.model._meta.concrete_model or tracker.model
-    if concrete._meta.parents or not instance._state.adding:
+    if concrete._meta.parents or tracker.options.description is not None:
+        return False
+    if len(concrete._meta.pk_fields) > 1:
+        return False  # a composite key: not one column to guard or return
+    if get_settings().ON_ERROR != "raise":
         return False
     pk = concrete._meta.pk
-    if pk_is_set(instance) and not (pk.has_default() or pk.has_db_default()):
-        return False  # Django tries an UPDATE first, or the caller chose the key
-    return get_settings().ON_ERROR == "raise"
+    if not instance._state.adding:
+        # An update (an UPDATE first, an INSERT if it finds no row).
+        if "update" not in tracker.actions or "create" not in tracker.actions:
+            return False
+        return pk_is_set(instance) and not concrete._meta.select_on_save
+    if "create" not in tracker.actions or frame.force_update:
+        return False
+    if given.get("update_fields") is not None:
+        return False
+    # A key the caller chose: Django tries an UPDATE first.
+    return not pk_is_set(instance) or pk.has_default() or pk.has_db_default()
 
 
 def _named(frame: SaveFrame, using: str, sentinel: int | None) -> LogDraft | None:
@@ -157,13 +168,8 @@ def insert(
     the same statement (or, falling back, in the write transaction begun now)."""
     begin = frame.begin
     assert begin is not None  # combining_frame() checked
-    handled = False
 
-    def one_statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        nonlocal handled
-        if handled or many:
-            return execute(sql, params, many, context)
-        handled = True
+    def statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         combined = _combined(frame, compiler, sql, params)
         if combined is None:
             begin()  # the usual path: post_save logs in this transaction
@@ -171,16 +177,116 @@ def insert(
         frame.done = True
         return execute(combined[0], combined[1], many, context)
 
-    with compiler.connection.execute_wrapper(one_statement):
+    with compiler.connection.execute_wrapper(_first("INSERT ", statement)):
         return original(compiler, returning_fields)
 
 
-def combining_frame(compiler: Any) -> SaveFrame | None:
+def _first(verb: str, handle: Callable[..., Any]) -> Callable[..., Any]:
+    """An execute wrapper that hands the first statement starting with
+    ``verb`` to ``handle`` and every other one (before it, after it, or
+    run by ``handle`` itself) straight on."""
+    handled = False
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal handled
+        if handled or many or not sql.startswith(verb):
+            return execute(sql, params, many, context)
+        handled = True
+        return handle(execute, sql, params, many, context)
+
+    return wrapper
+
+
+# -- one statement per update (PostgreSQL) ----------------------------------------------
+def _guard(
+    frame: SaveFrame, sql: str, params: Any, connection: Any
+) -> tuple[str, list[Any]] | None:
+    """Django's ``UPDATE ... WHERE pk = %s`` of the save, changing the row only
+    if its tracked columns still hold the values ``pre_save`` read:
+    ``AND col IS NOT DISTINCT FROM %s ...``. ``None`` if the statement is
+    not of that shape, or a column compares by a collation of its own."""
+    snap = frame.snapshot
+    assert snap is not None
+    meta = (frame.tracker.model._meta.concrete_model or frame.tracker.model)._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    where = f" WHERE {table}.{quote(meta.pk.column)} = %s"
+    start = sql.rfind(where)
+    if start < 0 or any(getattr(f, "db_collation", None) for f in snap.fields):
+        return None
+    end = start + len(where)
+    if sql[end:] and not sql[end:].startswith(" RETURNING "):
+        return None
+    checks = " AND ".join(f"{table}.{quote(f.column)} IS NOT DISTINCT FROM %s" for f in snap.fields)
+    values = [
+        f.get_db_prep_value(snap.values[f.attname], connection, prepared=False) for f in snap.fields
+    ]
+    return f"{sql[:end]} AND {checks}{sql[end:]}", [*params, *values]
+
+
+def update(
+    frame: SaveFrame,
+    instance: models.Model,
+    original: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Run Django's ``_do_update()`` of ``frame``'s save with its update log in
+    the same statement as Django's ``UPDATE``.
+
+    The ``UPDATE`` is guarded by the old values ``pre_save`` read (without a
+    lock: no transaction is open), so it changes the row only if no one
+    changed it since, and the log it carries is then exact. A save that
+    changes nothing tracked is the guarded ``UPDATE`` alone. If the guard
+    finds no row (a concurrent change, or the row is gone), nothing was
+    written: the write transaction is begun, the old values read again,
+    locked, and Django's own statement runs; ``post_save`` logs as usual.
+    """
+    begin = frame.begin
+    assert begin is not None
+    alias = instance._state.db or "default"
+
+    def statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        snap = frame.snapshot
+        if snap is not None and not snap.fields:
+            frame.done = True  # nothing tracked is saved: nothing to log
+            return execute(sql, params, many, context)
+        # A value saved from an expression is known exactly only after the
+        # UPDATE (Random(), Now()): the usual path.
+        exact = snap is not None and not snap.computed
+        guarded = _guard(frame, sql, params, context["connection"]) if exact else None
+        if guarded is None:
+            begin()
+            if snap is not None:
+                frame.snapshot = read_again(frame, alias)
+            return execute(sql, params, many, context)
+        draft = save_draft(frame, False, alias)
+        if draft is not None:
+            guarded = store.with_row(*guarded, draft, alias, when_changed=True)
+        result = execute(*guarded, many, context)
+        if context["cursor"].rowcount > 0:
+            frame.done = True
+            return result
+        begin()  # changed meanwhile, or gone: the usual path
+        frame.snapshot = read_again(frame, alias)
+        return execute(sql, params, many, context)
+
+    connection = connections[alias]
+    with connection.execute_wrapper(_first("UPDATE ", statement)):
+        return original(instance, *args, **kwargs)
+
+
+def combining_frame(instance: models.Model) -> SaveFrame | None:
+    """The open save of ``instance`` whose log goes in with Django's statement."""
+    frame = frame_of(instance)
+    if frame is None or frame.begin is None or frame.done:
+        return None
+    return frame
+
+
+def inserting_frame(compiler: Any) -> SaveFrame | None:
     """The open save whose create goes in with this compiler's ``INSERT``."""
     objs = compiler.query.objs
     if len(objs) != 1 or compiler.query.on_conflict:
         return None
-    frame = frame_of(objs[0])
-    if frame is None or frame.begin is None or frame.done:
-        return None
-    return frame
+    return combining_frame(objs[0])

@@ -243,6 +243,15 @@ def before_save(
     return snapshot
 
 
+def read_again(frame: SaveFrame, alias: str) -> Snapshot | None:
+    """The old values of the fields ``frame``'s first read took, read again
+    (locked, inside the write transaction begun since)."""
+    snap = frame.snapshot
+    if snap is None:
+        return None
+    return before_save(frame, alias, [f.attname for f in snap.fields], raw=False)
+
+
 def missed_row(frame: SaveFrame, alias: str) -> Snapshot | None:
     """The old values of a row Django's ``UPDATE`` changed although the read
     before it found none: another transaction inserted the key in between

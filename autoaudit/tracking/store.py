@@ -69,7 +69,16 @@ def clear() -> None:
 class _Insert:
     """The compiled log ``INSERT`` of one database alias."""
 
-    __slots__ = ("copy_sql", "fields", "head", "plain", "row_sql", "sources", "user_model")
+    __slots__ = (
+        "copy_sql",
+        "fields",
+        "head",
+        "insert_head",
+        "plain",
+        "row_sql",
+        "sources",
+        "user_model",
+    )
     user_model: type[models.Model]
 
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
@@ -78,7 +87,8 @@ class _Insert:
         quote = connection.ops.quote_name
         table = quote(meta.db_table)
         columns = ", ".join(quote(f.column or f.attname) for f in self.fields)
-        self.head = f"INSERT INTO {table} ({columns}) VALUES "
+        self.insert_head = f"INSERT INTO {table} ({columns}) "
+        self.head = f"{self.insert_head}VALUES "
         self.copy_sql = f"COPY {table} ({columns}) FROM STDIN"
         self.row_sql = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
         # Per field: does a plain str/int/None go to the driver as it is?
@@ -157,22 +167,36 @@ def _copy(connection: BaseDatabaseWrapper, cursor: Any, sql: str, rows: list[lis
             copy.write_row(row)
 
 
+def _cast(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> str | None:
+    """The type a log column's parameter is cast to where it is selected, not
+    inserted as ``VALUES`` (a literal there is text): none for text columns."""
+    if isinstance(field, models.CharField | models.TextField):
+        return None
+    if isinstance(field, models.JSONField):
+        return "jsonb"
+    return field.db_type(connection)
+
+
 def with_row(
     row_sql: str,
     row_params: list[Any],
     draft: LogDraft,
     alias: str,
     key: tuple[str, str] | None = None,
+    *,
+    when_changed: bool = False,
 ) -> tuple[str, list[Any]]:
-    """Django's single-row ``INSERT`` and ``draft``'s log insert as one
-    PostgreSQL statement (a data-modifying CTE) that returns what Django's
-    statement returns.
+    """Django's single-row ``INSERT`` or ``UPDATE`` and ``draft``'s log insert
+    as one PostgreSQL statement (a data-modifying CTE) that returns what
+    Django's statement returns (its ``RETURNING`` rows; for an ``UPDATE``
+    without, one row per row changed, so the row count is Django's).
 
     ``key`` is ``(column, sentinel)`` for a row whose key the sequence gives:
     the draft was built with the ``sentinel`` number as the key, and every
     column holding it is computed from the key the ``INSERT`` returns
     (``entity_id`` is that key; in text and JSON columns the sentinel's
-    digits are replaced by its digits).
+    digits are replaced by its digits). ``when_changed``: the log goes in
+    only if the statement changed a row (a guarded ``UPDATE``).
     """
     connection = connections[alias]
     compiled = _compiled(alias)
@@ -200,15 +224,17 @@ def with_row(
                 exprs.append(f"replace(%s, %s, {ref}::text)")
                 params += [value, text]
                 continue
-        exprs.append("%s")
+        cast = _cast(field, connection) if when_changed else None
+        exprs.append(f"CAST(%s AS {cast})" if cast else "%s")
         params.append(value)
-    log = f"{compiled.head}({', '.join(exprs)})"
-    if " RETURNING " in row_sql:
-        sql = f"WITH aa_row AS ({row_sql}), aa_log AS ({log}) SELECT * FROM aa_row"
+    if " RETURNING " not in row_sql:
+        row_sql += " RETURNING 1"
+    if when_changed:
+        log = f"{compiled.insert_head}SELECT {', '.join(exprs)} FROM aa_row"
     else:
-        sql = f"WITH aa_row AS ({row_sql}) {log}"
+        log = f"{compiled.head}({', '.join(exprs)})"
     holds_write_lock(connection)
-    return sql, params
+    return f"WITH aa_row AS ({row_sql}), aa_log AS ({log}) SELECT * FROM aa_row", params
 
 
 def _report(draft: LogDraft, exc: BaseException) -> None:
