@@ -13,7 +13,7 @@ import pytest
 
 from compat.harness.allowlist import RECEIVER_TESTS, Allowed, load_allowlist
 from compat.harness.report import classify
-from compat.harness.verify import extra_statements, shape
+from compat.harness.verify import extra_statements, shape, shapes
 
 REASON = "autoaudit's extra statements: 1 log insert"
 ENTRY = 'test = "{test}"\ndatabases = {dbs}\nreason = "' + REASON + '"\n'
@@ -90,6 +90,26 @@ def test_shape_treats_autoaudits_returning_as_djangos_statement() -> None:
     assert shape(plain) != shape('INSERT INTO "t" ("a") VALUES (1)')
     update = 'UPDATE "t" SET "a" = 1 RETURNING "t"."b"'
     assert shape(update) != shape('UPDATE "t" SET "a" = 1')
+
+
+def test_shapes_split_autoaudits_combined_statement() -> None:
+    """PostgreSQL's one statement per save: Django's own, then the log insert."""
+    log = 'INSERT INTO "activity_logs" ("action") VALUES (\'create\')'
+    insert = 'INSERT INTO "t" ("a") VALUES (1) RETURNING "t"."id"'
+    combined = f"WITH aa_row AS ({insert}), aa_log AS ({log}) SELECT * FROM aa_row"
+    assert shapes(combined) == [shape(insert), shape(log)]
+    update = 'UPDATE "t" SET "a" = 2 WHERE "t"."id" = 5'
+    guard = ' AND "t"."a" IS NOT DISTINCT FROM 1 AND "t"."d" IS NOT DISTINCT FROM \'x\'::jsonb'
+    guarded = (
+        f"WITH aa_row AS ({update}{guard} RETURNING 1), aa_log AS ({log}) SELECT * FROM aa_row"
+    )
+    assert shapes(guarded) == [shape(update), shape(log)]
+    assert shapes(update + guard) == [shape(update)]  # guarded, nothing to log
+    returning = f'{update}{guard} RETURNING "t"."b"'
+    assert shapes(returning) == [shape(update + ' RETURNING "t"."b"')]
+    assert shapes('SELECT 1 FROM "t" WHERE "a" IS NOT DISTINCT FROM 1') == [
+        shape('SELECT 1 FROM "t" WHERE "a" IS NOT DISTINCT FROM 1')
+    ]
 
 
 def test_extra_statements_are_what_autoaudit_added_in_order() -> None:

@@ -349,3 +349,25 @@ def test_an_expression_takes_the_usual_path(track: Track) -> None:
     assert not any(s.startswith("WITH aa_row") for s in sql)
     log = ActivityLog.objects.get(action="update")
     assert (log.old_values, log.new_values) == ({"stock": 1}, {"stock": 2})
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "other"])
+def test_an_update_saved_to_another_database_is_one_statement_there(track: Track) -> None:
+    """``save(using="other")`` of an instance loaded from ``default``: the
+    statement, its guard and its log are the other database's."""
+    from django.db import connections
+
+    track(Product)
+    product = Product.objects.create(name="here", stock=1)
+    Product.objects.using("other").create(pk=product.pk, name="there", stock=2)
+    product.name = "moved"
+    with CaptureQueriesContext(connections["other"]) as other:
+        product.save(using="other")
+    sql = [q["sql"] for q in other.captured_queries]
+    assert combined_update(sql) is (connections["other"].vendor == "postgresql"), sql
+    log = ActivityLog.objects.using("other").get(action="update")
+    assert (log.old_values, log.new_values) == (
+        {"name": "there", "stock": 2},
+        {"name": "moved", "stock": 1},
+    )
+    assert ActivityLog.objects.filter(action="update").count() == 0

@@ -244,7 +244,9 @@ def update(
     """
     begin = frame.begin
     assert begin is not None
-    alias = instance._state.db or "default"
+    # Django's own arguments: (base_qs, using, pk_val, values, ...); the
+    # instance's _state.db is set only after the save.
+    alias = kwargs["using"] if "using" in kwargs else args[1]
 
     def statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         snap = frame.snapshot
