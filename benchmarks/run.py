@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Benchmark autoaudit against an untracked model, django-auditlog and django-simple-history.
+"""Benchmark autoaudit against an untracked model, django-auditlog, django-simple-history
+and (on PostgreSQL only) django-pghistory.
 
 One command (from the repository root, in a virtualenv with the ``bench`` extra):
 
@@ -63,7 +64,8 @@ PREFILL_FAKE_PK = 10_000_000  # prefilled history belongs to pks far above real 
 # -- command line ---------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark autoaudit against django-auditlog and django-simple-history.",
+        description="Benchmark autoaudit against django-auditlog, django-simple-history and "
+        "(PostgreSQL only) django-pghistory.",
     )
     parser.add_argument("--db", choices=[*DBS, "all"], default="all", help="default: all")
     parser.add_argument("--rounds", type=int, default=7, help="rounds per op (median; default 7)")
@@ -210,13 +212,22 @@ def create_database(db: str, conf: dict[str, Any], drop: bool) -> None:
         conn.close()
 
 
+# Installed on PostgreSQL only (benchmarks/settings.py): the django-pghistory variant.
+# pgtrigger has no migrations of its own (its operations are in pghbench's migration).
+POSTGRES_ONLY_APPS = ("pgtrigger", "pghistory", "pghbench")
+
+
 def schema_fingerprint() -> str:
     """Hash of every migration the bench database is built from."""
     from django.apps import apps
 
     digest = hashlib.sha256()
-    for label in ("contenttypes", "auth", "autoaudit", "auditlog", "simple_history", "benchapp"):
+    labels = ["contenttypes", "auth", "autoaudit", "auditlog", "simple_history", "benchapp"]
+    labels += [label for label in POSTGRES_ONLY_APPS if label in apps.app_configs]
+    for label in labels:
         folder = Path(apps.get_app_config(label).path) / "migrations"
+        if not folder.is_dir():
+            continue
         for path in sorted(folder.glob("*.py")):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
@@ -233,13 +244,20 @@ class Variant:
     history: Callable[[Any], list[Any]] | None = None
 
 
+def pghistory_installed() -> bool:
+    """True where the settings installed the django-pghistory variant (PostgreSQL)."""
+    from django.apps import apps
+
+    return apps.is_installed("benchmarks.pghbench")
+
+
 def make_variants() -> list[Variant]:
     from auditlog.models import LogEntry
 
     from autoaudit.models import ActivityLog
     from benchmarks.benchapp.models import AAItem, ALItem, PlainItem, SHItem
 
-    return [
+    variants = [
         Variant("untracked", "untracked", PlainItem),
         Variant(
             "autoaudit",
@@ -263,6 +281,20 @@ def make_variants() -> list[Variant]:
             lambda obj: list(obj.history.all()[:50]),
         ),
     ]
+    if pghistory_installed():
+        from benchmarks.pghbench.models import PGHItem, PGHItemEvent
+
+        variants.append(
+            Variant(
+                "pghistory",
+                "django-pghistory",
+                PGHItem,
+                PGHItemEvent,
+                # the object's events (pghistory's default related name), newest first
+                lambda obj: list(obj.events.order_by("-pgh_id")[:50]),
+            )
+        )
+    return variants
 
 
 @contextlib.contextmanager
@@ -272,7 +304,14 @@ def untracked() -> Iterator[None]:
 
     import autoaudit
 
-    with autoaudit.disabled(), disable_auditlog():
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(autoaudit.disabled())
+        stack.enter_context(disable_auditlog())
+        if pghistory_installed():
+            import pgtrigger
+
+            # every registered trigger: pghistory's insert and update events
+            stack.enter_context(pgtrigger.ignore())
         yield
 
 
@@ -455,11 +494,9 @@ class Bench:
     def cleanup(self, trim_logs: bool) -> None:
         """Delete the rows the ops created (not the background rows) and, with ``trim_logs``,
         every log row written after the prefill. Plain SQL: nothing is logged."""
-        from benchmarks.benchapp.models import AAItem, ALItem, PlainItem, SHItem
-
         quote = self.connection.ops.quote_name
         with self.connection.cursor() as cursor:
-            for model in (PlainItem, AAItem, ALItem, SHItem):
+            for model in (v.model for v in self.variants):
                 cursor.execute(
                     f"DELETE FROM {quote(model._meta.db_table)} WHERE {quote('sku')} LIKE %s",
                     [RUN_PREFIX + "%"],
@@ -660,6 +697,24 @@ class Bench:
             updated_at=when,
             history_date=when,
             history_type="+" if k == 0 else "~",
+        )
+
+    def _row_pghistory(self, pk: int, k: int, when: datetime) -> Any:
+        from benchmarks.pghbench.models import PGHItemEvent
+
+        return PGHItemEvent(
+            pgh_obj_id=pk,
+            pgh_label="insert" if k == 0 else "update",
+            pgh_created_at=when,
+            id=pk,
+            name=f"Item {pk}",
+            sku=f"p-{pk}",
+            price=Decimal("10.00"),
+            quantity=k,
+            active=True,
+            metadata={"specs": {"ram": 8}},
+            notes="",
+            owner_id=self.owner().pk,
         )
 
     # -- one op ----------------------------------------------------------------------------------
@@ -1083,6 +1138,8 @@ def package_versions() -> dict[str, str]:
         "autoaudit",
         "django-auditlog",
         "django-simple-history",
+        "django-pghistory",
+        "django-pgtrigger",
         "deepdiff",
         "django-crum",
         "psycopg",
@@ -1169,7 +1226,13 @@ def markdown(report: dict[str, Any]) -> str:
         f"autoaudit {versions['autoaudit']}"
         + (f" ({report['autoaudit_source']})" if report.get("autoaudit_source") else "")
         + f", django-auditlog {versions['django-auditlog']}, "
-        f"django-simple-history {versions['django-simple-history']}",
+        f"django-simple-history {versions['django-simple-history']}"
+        + (
+            f", django-pghistory {versions.get('django-pghistory')}"
+            f" (django-pgtrigger {versions.get('django-pgtrigger')})"
+            if "pghistory" in report["variants"]
+            else ""
+        ),
         f"- Run: {config['rounds']} round{'s' if config['rounds'] != 1 else ''} (median), "
         f"{config['n']} single-row ops per variant per round, {config['bulk_calls']} bulk "
         f"call{'s' if config['bulk_calls'] != 1 else ''} of {config['bulk_rows']:,} rows per "

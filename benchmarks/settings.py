@@ -6,6 +6,11 @@ The database comes from ``AUTOAUDIT_BENCH_DB`` (``sqlite``, ``postgres`` or
 ``AUTOAUDIT_BENCH_DB_NAME`` (default ``autoaudit_bench``), so a benchmark
 never touches a test database. There is no middleware and no request: every
 package logs as "no user" (autoaudit's system actor).
+
+django-pghistory records its events with PostgreSQL triggers (django-pgtrigger),
+so its apps and its variant's app (``benchmarks.pghbench``) are installed only
+when the bench database is PostgreSQL; on SQLite and MariaDB the project is the
+one the other four variants have always used.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ LANGUAGE_CODE = "en"
 ALLOWED_HOSTS: list[str] = []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+BACKEND = os.environ.get("AUTOAUDIT_BENCH_DB", "sqlite").lower()
+NAME = os.environ.get("AUTOAUDIT_BENCH_DB_NAME", "autoaudit_bench")
+HOST = os.environ.get("AUTOAUDIT_BENCH_DB_HOST", "127.0.0.1")
+
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -31,11 +40,11 @@ INSTALLED_APPS = [
     "simple_history",
     "benchmarks.benchapp",
 ]
+if BACKEND == "postgres":
+    # Triggers exist on PostgreSQL alone: elsewhere pgtrigger would skip them and
+    # the event table would stay empty (and both packages import psycopg on load).
+    INSTALLED_APPS += ["pgtrigger", "pghistory", "benchmarks.pghbench"]
 MIDDLEWARE: list[str] = []
-
-BACKEND = os.environ.get("AUTOAUDIT_BENCH_DB", "sqlite").lower()
-NAME = os.environ.get("AUTOAUDIT_BENCH_DB_NAME", "autoaudit_bench")
-HOST = os.environ.get("AUTOAUDIT_BENCH_DB_HOST", "127.0.0.1")
 
 if BACKEND == "sqlite":
     DATABASES = {

@@ -1,7 +1,9 @@
 """One model shape, four variants: untracked, autoaudit, auditlog, simple-history.
 
 Each variant is a concrete subclass of the same abstract model, so the tables
-have the same columns and indexes; only the tracking differs.
+have the same columns and indexes; only the tracking differs. The fifth,
+django-pghistory, subclasses ``Item`` too, in ``benchmarks/pghbench``: its
+triggers exist on PostgreSQL alone, so that app is installed only there.
 """
 
 from __future__ import annotations
