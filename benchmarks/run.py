@@ -1066,7 +1066,18 @@ def _created_at_settable(log_model: Any) -> Iterator[None]:
             f.auto_now_add = True
 
 
-_KINDS = ("BEGIN", "SAVEPOINT", "SELECT", "INSERT", "COPY", "UPDATE", "DELETE", "RELEASE", "COMMIT")
+_KINDS = (
+    "BEGIN",
+    "SAVEPOINT",
+    "SELECT",
+    "WITH",
+    "INSERT",
+    "COPY",
+    "UPDATE",
+    "DELETE",
+    "RELEASE",
+    "COMMIT",
+)
 
 
 def _kind(sql: str) -> str:
@@ -1091,7 +1102,12 @@ def _commits(statements: list[str]) -> int:
             in_transaction = False
         elif kind in ("INSERT", "UPDATE", "DELETE") and not in_transaction:
             commits += 1
+        elif kind == "WITH" and not in_transaction and _WRITES.search(sql):
+            commits += 1  # a data-modifying CTE (autoaudit's one statement per save)
     return commits
+
+
+_WRITES = re.compile(r"\b(INSERT INTO|UPDATE|DELETE FROM)\b")
 
 
 def _kind_order(item: tuple[str, Any]) -> int:
