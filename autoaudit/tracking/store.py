@@ -70,6 +70,7 @@ class _Insert:
     """The compiled log ``INSERT`` of one database alias."""
 
     __slots__ = (
+        "casts",
         "copy_sql",
         "fields",
         "head",
@@ -102,6 +103,9 @@ class _Insert:
             for f in self.fields
         )
         self.user_model = _user_model()
+        # Per field, the type its parameter is cast to where it is selected
+        # rather than inserted as VALUES (see with_row()).
+        self.casts = tuple(_cast(f, connection) for f in self.fields)
 
     def params(self, draft: LogDraft, now: Any, connection: BaseDatabaseWrapper) -> list[Any]:
         """The row's parameters, as ``Model.save`` would prepare them."""
@@ -208,7 +212,8 @@ def with_row(
         ref = f"(SELECT {quote(column)} FROM aa_row)"
     exprs: list[str] = []
     params = list(row_params)
-    for field, value, source in zip(compiled.fields, row, compiled.sources, strict=True):
+    columns = zip(compiled.fields, row, compiled.sources, compiled.casts, strict=True)
+    for field, value, source, cast in columns:
         raw = getattr(draft, source) if source not in (None, "user") else None
         if ref is not None and text is not None:
             if source == "entity_id" and raw == int(text):
@@ -224,8 +229,7 @@ def with_row(
                 exprs.append(f"replace(%s, %s, {ref}::text)")
                 params += [value, text]
                 continue
-        cast = _cast(field, connection) if when_changed else None
-        exprs.append(f"CAST(%s AS {cast})" if cast else "%s")
+        exprs.append(f"CAST(%s AS {cast})" if cast and when_changed else "%s")
         params.append(value)
     if " RETURNING " not in row_sql:
         row_sql += " RETURNING 1"
