@@ -99,7 +99,12 @@ def test_shapes_split_autoaudits_combined_statement() -> None:
     combined = f"WITH aa_row AS ({insert}), aa_log AS ({log}) SELECT * FROM aa_row"
     assert shapes(combined) == [shape(insert), shape(log)]
     update = 'UPDATE "t" SET "a" = 2 WHERE "t"."id" = 5'
-    guard = ' AND "t"."a" IS NOT DISTINCT FROM 1 AND "t"."d" IS NOT DISTINCT FROM \'x\'::jsonb'
+    guard = (
+        ' AND "t"."a"::text COLLATE "C" = (CAST(1 AS numeric(12, 2)))::text COLLATE "C"'
+        ' AND ("t"."n" IS NULL) AND ("t"."j" IS NULL OR "t"."j" = \'null\'::jsonb)'
+        ' AND "t"."d"::text COLLATE "C" = '
+        "(CAST('x' AS timestamp with time zone))::text COLLATE \"C\""
+    )
     guarded = (
         f"WITH aa_row AS ({update}{guard} RETURNING 1), aa_log AS ({log}) SELECT * FROM aa_row"
     )

@@ -206,6 +206,14 @@ def _secret_texts(
     return found
 
 
+def subject_secrets(tracker: Tracker | None, instance: models.Model) -> list[str]:
+    """What :func:`assemble` scrubs from the name and the description of a
+    row about ``instance``, besides the values it masks: its secrets as text."""
+    settings = get_settings()
+    policy = tracker.policy if tracker is not None else MaskPolicy(settings.MASK_FIELDS, hash_key)
+    return _secret_texts(tracker, instance, policy, settings)
+
+
 def _bounds(settings: AutoauditSettings) -> dict[str, int]:
     """``to_json``'s bounds besides the string length (``MAX_ITEMS``, ``MAX_VALUE_BYTES``)."""
     return {"max_items": settings.MAX_ITEMS, "max_bytes": settings.MAX_VALUE_BYTES}

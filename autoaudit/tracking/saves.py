@@ -29,6 +29,7 @@ path: the write transaction is begun right before the ``INSERT`` and
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,7 +38,7 @@ from django.db.models.fields import AutoFieldMixin
 
 from autoaudit.conf import get_settings
 from autoaudit.tracking import store
-from autoaudit.tracking.record import LogDraft, assemble, instance_name
+from autoaudit.tracking.record import LogDraft, assemble, instance_name, subject_secrets
 from autoaudit.tracking.snapshot import (
     SaveFrame,
     after_save,
@@ -57,7 +58,7 @@ _SENTINELS = (8_146_395_028_731_946_201, 7_305_118_642_905_337_419)
 
 
 def save_draft(
-    frame: SaveFrame, created: bool, using: str, name: str | None = None
+    frame: SaveFrame, created: bool, using: str, name: str | None = None, pk: Any = None
 ) -> LogDraft | None:
     """The create or update draft of the save ``frame`` holds (``None``: nothing to log)."""
     instance, tracker, snap = frame.instance, frame.tracker, frame.snapshot
@@ -68,7 +69,8 @@ def save_draft(
         if "create" not in tracker.actions:
             return None
         new = current_values(tracker.fields, instance)
-        return assemble("create", instance=subject, tracker=tracker, new=new, name=name)
+        keyed = {} if pk is None else {"pk": pk}
+        return assemble("create", instance=subject, tracker=tracker, new=new, name=name, **keyed)
     if "update" not in tracker.actions:
         return None
     if snap is None and frame.missed:
@@ -116,20 +118,32 @@ def combines(frame: SaveFrame, using: str, given: Mapping[str, Any]) -> bool:
 
 def _named(frame: SaveFrame, using: str, sentinel: int | None) -> LogDraft | None:
     """The create draft, with ``sentinel`` as the key if one is given;
-    ``None`` if the name cannot be rebuilt from it in SQL."""
+    ``None`` if the name cannot be rebuilt from it in SQL.
+
+    The names are built on copies of the instance (a ``cached_property``
+    of ``__str__`` keeps what it saw there), each with one of two
+    sentinels: the name must differ only where ``str()`` of the key stands.
+    A name that shows the key takes the usual path when a secret of the
+    instance has a digit in it: the key put in by SQL could complete it,
+    after the name was scrubbed.
+    """
     if sentinel is None:
         return save_draft(frame, True, using)
     instance, tracker = frame.instance, frame.tracker
     names = []
     for number in _SENTINELS:
-        instance.pk = number
-        names.append(instance_name(tracker, instance, number))
-    instance.pk = sentinel
+        stand_in = copy.copy(instance)
+        stand_in.pk = number
+        names.append(instance_name(tracker, stand_in, number))
     first, second = names
     text, other = (str(n) for n in _SENTINELS)
     if first.replace(text, other) != second or len(first) >= NAME_LENGTH:
         return None
-    return save_draft(frame, True, using, name=first)
+    if first != second and any(
+        any(c.isdigit() for c in secret) for secret in subject_secrets(tracker, instance)
+    ):
+        return None
+    return save_draft(frame, True, using, name=first, pk=sentinel)
 
 
 def _combined(
@@ -140,9 +154,8 @@ def _combined(
     instance, tracker = frame.instance, frame.tracker
     meta = (tracker.model._meta.concrete_model or tracker.model)._meta
     returning = list(compiler.returning_fields or ())
-    tracked = set(tracker.fields)
-    if any(f in tracked for f in returning if not f.primary_key):
-        return None  # a value the database fills in: post_save logs it
+    if any(not f.primary_key for f in returning):
+        return None  # a value the database fills in (the name may show it too)
     key: tuple[str, str] | None = None
     sentinel = None
     if not pk_is_set(instance):
@@ -151,11 +164,7 @@ def _combined(
             return None
         sentinel = _SENTINELS[0]
         key = (pk.column, str(sentinel))
-    try:
-        draft = _named(frame, compiler.using, sentinel)
-    finally:
-        if sentinel is not None:
-            instance.pk = None
+    draft = _named(frame, compiler.using, sentinel)
     if draft is None:
         return None
     return store.with_row(sql, list(params or ()), draft, compiler.using, key)
@@ -177,21 +186,26 @@ def insert(
         frame.done = True
         return execute(combined[0], combined[1], many, context)
 
-    with compiler.connection.execute_wrapper(_first("INSERT ", statement)):
+    with compiler.connection.execute_wrapper(_first("INSERT ", statement, begin)):
         return original(compiler, returning_fields)
 
 
-def _first(verb: str, handle: Callable[..., Any]) -> Callable[..., Any]:
-    """An execute wrapper that hands the first statement starting with
-    ``verb`` to ``handle`` and every other one (before it, after it, or
-    run by ``handle`` itself) straight on."""
+def _first(verb: str, handle: Callable[..., Any], begin: Callable[[], None]) -> Callable[..., Any]:
+    """An execute wrapper for the first statement Django's method sends: one
+    starting with ``verb`` goes to ``handle``; any other (a query of a
+    field's ``pre_save()``, a statement an outer wrapper rewrote) makes the
+    save take the usual path: the write transaction is begun before it.
+    Statements after it (or run by ``handle`` itself) go straight on."""
     handled = False
 
     def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         nonlocal handled
-        if handled or many or not sql.startswith(verb):
+        if handled:
             return execute(sql, params, many, context)
         handled = True
+        if many or not sql.startswith(verb):
+            begin()
+            return execute(sql, params, many, context)
         return handle(execute, sql, params, many, context)
 
     return wrapper
@@ -202,9 +216,16 @@ def _guard(
     frame: SaveFrame, sql: str, params: Any, connection: Any
 ) -> tuple[str, list[Any]] | None:
     """Django's ``UPDATE ... WHERE pk = %s`` of the save, changing the row only
-    if its tracked columns still hold the values ``pre_save`` read:
-    ``AND col IS NOT DISTINCT FROM %s ...``. ``None`` if the statement is
-    not of that shape, or a column compares by a collation of its own."""
+    if its tracked columns still hold the values ``pre_save`` read. ``None``
+    if the statement is not of that shape.
+
+    Each column is compared by its text form, byte by byte (``::text COLLATE
+    "C"``), not by its type's equality: that would let a concurrent change
+    through where distinct values compare equal (``citext``, a
+    case-insensitive collation, ``jsonb``'s ``1`` and ``1.0``, ``-0.0``). A
+    column that held NULL is ``IS NULL`` (a JSON field: or JSON ``null``,
+    which reads back the same).
+    """
     snap = frame.snapshot
     assert snap is not None
     meta = (frame.tracker.model._meta.concrete_model or frame.tracker.model)._meta
@@ -212,16 +233,24 @@ def _guard(
     table = quote(meta.db_table)
     where = f" WHERE {table}.{quote(meta.pk.column)} = %s"
     start = sql.rfind(where)
-    if start < 0 or any(getattr(f, "db_collation", None) for f in snap.fields):
+    if start < 0:
         return None
     end = start + len(where)
     if sql[end:] and not sql[end:].startswith(" RETURNING "):
         return None
-    checks = " AND ".join(f"{table}.{quote(f.column)} IS NOT DISTINCT FROM %s" for f in snap.fields)
-    values = [
-        f.get_db_prep_value(snap.values[f.attname], connection, prepared=False) for f in snap.fields
-    ]
-    return f"{sql[:end]} AND {checks}{sql[end:]}", [*params, *values]
+    checks, values = [], []
+    for f in snap.fields:
+        column, value = f"{table}.{quote(f.column)}", snap.values[f.attname]
+        if value is None:
+            null = f" OR {column} = 'null'::jsonb" if isinstance(f, models.JSONField) else ""
+            checks.append(f"({column} IS NULL{null})")
+            continue
+        db_type = f.db_type(connection)
+        if not db_type:
+            return None
+        checks.append(f'{column}::text COLLATE "C" = (CAST(%s AS {db_type}))::text COLLATE "C"')
+        values.append(f.get_db_prep_value(value, connection, prepared=False))
+    return f"{sql[:end]} AND {' AND '.join(checks)}{sql[end:]}", [*params, *values]
 
 
 def update(
@@ -247,15 +276,17 @@ def update(
     # Django's own arguments: (base_qs, using, pk_val, values, ...); the
     # instance's _state.db is set only after the save.
     alias = kwargs["using"] if "using" in kwargs else args[1]
+    # Django 6: the fields its UPDATE returns (..., forced_update, returning_fields).
+    returning = kwargs.get("returning_fields", args[6] if len(args) > 6 else None)
 
     def statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         snap = frame.snapshot
         if snap is not None and not snap.fields:
-            frame.done = True  # nothing tracked is saved: nothing to log
-            return execute(sql, params, many, context)
-        # A value saved from an expression is known exactly only after the
-        # UPDATE (Random(), Now()): the usual path.
-        exact = snap is not None and not snap.computed
+            return execute(sql, params, many, context)  # nothing tracked is saved
+        # A value saved from an expression, or one the database computes
+        # (a GeneratedField Django 6 refreshes with RETURNING), is known
+        # exactly only after the UPDATE: the usual path.
+        exact = snap is not None and not snap.computed and not returning
         guarded = _guard(frame, sql, params, context["connection"]) if exact else None
         if guarded is None:
             begin()
@@ -274,7 +305,7 @@ def update(
         return execute(sql, params, many, context)
 
     connection = connections[alias]
-    with connection.execute_wrapper(_first("UPDATE ", statement)):
+    with connection.execute_wrapper(_first("UPDATE ", statement, begin)):
         return original(instance, *args, **kwargs)
 
 

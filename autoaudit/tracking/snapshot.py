@@ -286,6 +286,9 @@ def after_save(snap: Snapshot, instance: models.Model) -> dict[str, Any]:
     the expression (Django 5.2): the value the old-values read computed."""
     data = instance.__dict__
     new = dict(data)
+    for field in snap.fields:
+        if field.attname not in data:  # deferred by Django after the save
+            new[field.attname] = getattr(instance, field.attname)
     for attname, value in snap.computed.items():
         if attname not in data:
             new[attname] = getattr(instance, attname)  # Django's deferred load

@@ -50,7 +50,9 @@ _COMBINED = re.compile(
     r"SELECT \* FROM aa_row$"
 )
 _GUARD = re.compile(
-    r'^(UPDATE .*?)(?: AND "\w+"\."\w+" IS NOT DISTINCT FROM \?(?:::\w+)?)+( RETURNING .*)?$'
+    r'^(UPDATE .*?)(?: AND (?:"\w+"\."\w+"::text COLLATE "C" = \(CAST\(\? AS [\w ]+(?:\(\?\))?\)\)'
+    r'::text COLLATE "C"|\("\w+"\."\w+" IS NULL(?: OR "\w+"\."\w+" = \?::jsonb)?\)))+'
+    r"( RETURNING .*)?$"
 )
 _OUR_RETURNING = re.compile(r" RETURNING \?$")
 
