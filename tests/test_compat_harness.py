@@ -103,7 +103,7 @@ def test_shapes_split_autoaudits_combined_statement() -> None:
         ' AND "t"."a"::text COLLATE "C" = (CAST(1 AS numeric(12, 2)))::text COLLATE "C"'
         ' AND ("t"."n" IS NULL) AND ("t"."j" IS NULL OR "t"."j" = \'null\'::jsonb)'
         ' AND "t"."d"::text COLLATE "C" = '
-        "(CAST('x' AS timestamp with time zone))::text COLLATE \"C\""
+        "(CAST('x'::timestamptz AS timestamp with time zone))::text COLLATE \"C\""
     )
     guarded = (
         f"WITH aa_row AS ({update}{guard} RETURNING 1), aa_log AS ({log}) SELECT * FROM aa_row"

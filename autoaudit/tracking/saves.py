@@ -29,7 +29,6 @@ path: the write transaction is begun right before the ``INSERT`` and
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -107,7 +106,9 @@ def combines(frame: SaveFrame, using: str, given: Mapping[str, Any]) -> bool:
         # An update (an UPDATE first, an INSERT if it finds no row).
         if "update" not in tracker.actions or "create" not in tracker.actions:
             return False
-        return pk_is_set(instance) and not concrete._meta.select_on_save
+        if type(instance)._meta.select_on_save or concrete._meta.select_on_save:
+            return False  # Django reads first (a proxy may ask for it)
+        return pk_is_set(instance)
     if "create" not in tracker.actions or frame.force_update:
         return False
     if given.get("update_fields") is not None:
@@ -132,7 +133,10 @@ def _named(frame: SaveFrame, using: str, sentinel: int | None) -> LogDraft | Non
     instance, tracker = frame.instance, frame.tracker
     names = []
     for number in _SENTINELS:
-        stand_in = copy.copy(instance)
+        # A copy as pickling makes it, without the app registry lookup of
+        # copy.copy() (a model of an app not installed has none).
+        stand_in = type(instance).__new__(type(instance))
+        stand_in.__dict__.update(instance.__getstate__())
         stand_in.pk = number
         names.append(instance_name(tracker, stand_in, number))
     first, second = names

@@ -50,7 +50,8 @@ _COMBINED = re.compile(
     r"SELECT \* FROM aa_row$"
 )
 _GUARD = re.compile(
-    r'^(UPDATE .*?)(?: AND (?:"\w+"\."\w+"::text COLLATE "C" = \(CAST\(\? AS [\w ]+(?:\(\?\))?\)\)'
+    r'^(UPDATE .*?)(?: AND (?:"\w+"\."\w+"::text COLLATE "C" = '
+    r"\(CAST\(\?(?:::[\w\[\]]+)? AS [\w ]+(?:\(\?\))?\)\)"
     r'::text COLLATE "C"|\("\w+"\."\w+" IS NULL(?: OR "\w+"\."\w+" = \?::jsonb)?\)))+'
     r"( RETURNING .*)?$"
 )
