@@ -681,19 +681,25 @@ class Bench:
             timestamp=when,
         )
 
+    def _item_values(self, pk: int, k: int) -> dict[str, Any]:
+        """The item columns of a prefilled history row (the snapshot packages store)."""
+        return {
+            "id": pk,
+            "name": f"Item {pk}",
+            "sku": f"p-{pk}",
+            "price": Decimal("10.00"),
+            "quantity": k,
+            "active": True,
+            "metadata": {"specs": {"ram": 8}},
+            "notes": "",
+            "owner_id": self.owner().pk,
+        }
+
     def _row_simple_history(self, pk: int, k: int, when: datetime) -> Any:
         from benchmarks.benchapp.models import SHItem
 
         return SHItem.history.model(
-            id=pk,
-            name=f"Item {pk}",
-            sku=f"p-{pk}",
-            price=Decimal("10.00"),
-            quantity=k,
-            active=True,
-            metadata={"specs": {"ram": 8}},
-            notes="",
-            owner_id=self.owner().pk,
+            **self._item_values(pk, k),
             updated_at=when,
             history_date=when,
             history_type="+" if k == 0 else "~",
@@ -706,15 +712,7 @@ class Bench:
             pgh_obj_id=pk,
             pgh_label="insert" if k == 0 else "update",
             pgh_created_at=when,
-            id=pk,
-            name=f"Item {pk}",
-            sku=f"p-{pk}",
-            price=Decimal("10.00"),
-            quantity=k,
-            active=True,
-            metadata={"specs": {"ram": 8}},
-            notes="",
-            owner_id=self.owner().pk,
+            **self._item_values(pk, k),
         )
 
     # -- one op ----------------------------------------------------------------------------------

@@ -1,30 +1,31 @@
-"""The log of one save: its draft, and on PostgreSQL the create that goes
-in with Django's own ``INSERT``, as one statement.
+"""The log of one save: its draft, and on PostgreSQL the log that goes in
+with Django's own ``INSERT`` or ``UPDATE``, as one statement.
 
 :func:`save_draft` builds the create or update draft of a save (the
-``post_save`` receiver calls it).
+``post_save`` receiver calls it, and the combined paths below).
 
-**One statement per tracked create (PostgreSQL).** A create whose ``INSERT``
-Django sends without an ``UPDATE`` first (a key from a sequence or a
-default) is decided before the save starts (:func:`combines`). No
-transaction is opened for it. When Django's ``INSERT`` reaches the cursor
-(:func:`insert`: its values are final then, ``auto_now`` and ``pre_save``
-receivers included), the draft is built and the statement becomes one
-data-modifying CTE::
+**One statement per tracked save (PostgreSQL).** Whether a save may combine
+is decided before it starts (:func:`combines`); no transaction is opened for
+it (``frame.begin`` opens one, if a fallback needs it). The first statement
+Django's method sends then reaches an execute wrapper (:func:`_first`); any
+statement of another shape begins the transaction first: the usual path.
 
-    WITH "aa_row" AS (<Django's INSERT ... RETURNING "id">),
-         "aa_log" AS (INSERT INTO "activity_logs" (...) VALUES (...))
-    SELECT * FROM "aa_row"
+- A create (:func:`insert`): when Django's ``INSERT`` reaches the cursor
+  (its values are final then, ``pre_save`` receivers included) the draft is
+  built and the statement becomes one data-modifying CTE::
 
-So the row and its log commit together in one round trip, also in autocommit
-mode, and a row the database rejects leaves no log. A key the sequence has not
-given yet is written as a sentinel number while the draft is built and replaced
-in SQL by the key the CTE returns (``entity_id``, ``entity_pk``, the name, the
-description and the values). Where that substitution cannot be proved exact
-(an ``__str__`` that shows the key in some other form, a name long enough to be
-cut, a tracked column the database fills in), the save falls back to the usual
-path: the write transaction is begun right before the ``INSERT`` and
-``post_save`` writes the log.
+      WITH aa_row AS (<Django's INSERT ... RETURNING "id">),
+           aa_log AS (INSERT INTO "activity_logs" (...) VALUES (...))
+      SELECT * FROM aa_row
+
+  A key the sequence has not given yet is a sentinel number while the draft
+  is built, replaced in SQL by the key the CTE returns (``entity_id``,
+  ``entity_pk``, the name, the description). Where that cannot be proved
+  exact (:func:`_named`, :func:`_combined`), the usual path.
+- An update (:func:`update`): Django's ``UPDATE`` guarded by the old values
+  ``pre_save`` read (:func:`_guard`), with the log in the same CTE; a guard
+  that matches no row begins the transaction, reads again locked, and runs
+  Django's own statement.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def save_draft(
     return assemble("update", instance=subject, tracker=tracker, old=old, new=new, changed=changed)
 
 
-# -- one statement per create (PostgreSQL) ----------------------------------------------
+# -- one statement per save (PostgreSQL) ------------------------------------------------
 def combines(frame: SaveFrame, using: str, given: Mapping[str, Any]) -> bool:
     """Whether this save's log can go in with Django's own statement: on
     PostgreSQL, with ``ON_ERROR="raise"``, for a model without multi-table
