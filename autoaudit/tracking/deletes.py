@@ -38,14 +38,16 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from django.db import models
+from django.db import connections, models
 from django.db.models.deletion import Collector
 
-from autoaudit.tracking import links
+from autoaudit.conf import get_settings
+from autoaudit.tracking import links, store
+from autoaudit.tracking.guards import guarded
 from autoaudit.tracking.links import Links, key_of, sides
 from autoaudit.tracking.record import LogDraft, assemble, shared_actor
 from autoaudit.tracking.registry import Tracker, registry
@@ -57,7 +59,7 @@ from autoaudit.tracking.rows import (
     locked_rows,
     read_rows,
 )
-from autoaudit.tracking.snapshot import current_values
+from autoaudit.tracking.snapshot import current_values, known_values
 from autoaudit.values.keys import pk_fields, stored_pk
 
 
@@ -167,13 +169,69 @@ def _target_pks(collector: Collector, model: type[models.Model]) -> set[Any]:
     }
 
 
+Known = tuple[Tracker, models.Model, dict[str, Any]]
+
+
+def combines(collector: Collector) -> Known | None:
+    """The one row this collector deletes, with the values autoaudit knows it
+    holds (loaded, or last saved), if its log can go in with Django's
+    ``DELETE``, as one statement (PostgreSQL, ``ON_ERROR="raise"``): a
+    single object of a model without multi-table parents or tracked links
+    whose delete reaches no other tracked row."""
+    if connections[collector.using].vendor != "postgresql" or get_settings().ON_ERROR != "raise":
+        return None
+    if len(collector.data) != 1:
+        return None
+    # Rows of other models the delete reaches without loading them (an
+    # untracked many-to-many field's links, untracked cascades) go in
+    # Django's statements before it, in Django's transaction.
+    reached = [qs.model for qs in collector.fast_deletes]
+    reached += [field.model for field, _value in collector.field_updates]
+    if any(_tracker(m) is not None or registry.links_in(m) for m in reached):
+        return None
+    ((model, instances),) = collector.data.items()
+    tracker = _tracker(model)
+    if tracker is None or len(instances) != 1 or tracker.m2m or registry.links_in(model):
+        return None
+    concrete = model._meta.concrete_model or model
+    if concrete._meta.parents or len(pk_fields(concrete)) > 1:
+        return None
+    if tracker.options.description is not None:
+        return None  # it may read what the delete removes
+    (obj,) = instances
+    values = known_values(obj, collector.using, tracker.fields)
+    return None if values is None else (tracker, obj, values)
+
+
+def _draft(
+    tracker: Tracker, obj: models.Model, pk: Any, values: dict[str, Any], actor: Any = None
+) -> LogDraft:
+    row = _as_deleted(obj, pk, values)
+    old = current_values(tracker.fields, row)
+    return assemble("delete", instance=row, tracker=tracker, old=old, actor=actor)
+
+
 class DeletePlan:
     """What one ``Collector.delete()`` logs: built before Django deletes (the
     reads that must come first), completed by the ``DELETE ... RETURNING``
-    statements, turned into drafts after."""
+    statements, turned into drafts after.
 
-    def __init__(self, collector: Collector) -> None:
+    With ``known`` (:func:`combines`) the ``DELETE`` of that row is guarded
+    by the values it is known to hold and carries its log, as one statement
+    (``done`` once it went in). If the guard matches no row (the row changed
+    or went since), ``begin`` begins the write transaction and the usual
+    ``DELETE ... RETURNING`` runs."""
+
+    def __init__(
+        self,
+        collector: Collector,
+        known: Known | None = None,
+        begin: Callable[[], None] | None = None,
+    ) -> None:
         self.using = collector.using
+        self.known = known
+        self.begin = begin
+        self.done = False
         #: concrete model -> tracked attnames its ``DELETE`` returns
         self.returning: dict[type[models.Model], tuple[str, ...]] = {}
         #: concrete model -> {pk: the row its ``DELETE`` removed}
@@ -202,8 +260,8 @@ class DeletePlan:
                 and not concrete._meta.parents
                 and not _nulled(collector, concrete, attnames)
             ):
-                known = self.returning.get(concrete, ())
-                self.returning[concrete] = tuple(dict.fromkeys((*known, *attnames)))
+                asked = self.returning.get(concrete, ())
+                self.returning[concrete] = tuple(dict.fromkeys((*asked, *attnames)))
                 self.rows.extend((tracker, obj, obj.pk, None) for obj in objs)
             else:
                 found = read_rows(
@@ -293,11 +351,35 @@ class DeletePlan:
         attnames = self.returning.get(model) if compiler.using == self.using else None
         if attnames is None:
             return None
+        if self.known is not None:
+            count = self._delete_known(compiler, self.known)
+            if count:
+                self.done = True
+                return count
         removed = delete_returning(compiler, model, attnames)
         found = self.returned.setdefault(model, {})
         for row in removed:
             found[stored_pk(model, _pk_of(model, row))] = row
         return len(removed)
+
+    def _delete_known(self, compiler: Any, known: Known) -> int:
+        """The guarded ``DELETE`` of the known row with its log; the rows it
+        removed. If none, the write transaction is begun for the usual path."""
+        self.known = None  # one try
+        tracker, obj, values = known
+        sql, params = compiler.as_sql()
+        connection = compiler.connection
+        statement = guarded(sql, params, tracker.model, tracker.fields, values, connection)
+        count = 0
+        if statement is not None:
+            draft = _draft(tracker, obj, obj.pk, values)
+            combined = store.with_row(*statement, draft, self.using, when_changed=True)
+            with connection.cursor() as cursor:
+                cursor.execute(*combined)
+                count = cursor.rowcount
+        if not count and self.begin is not None:
+            self.begin()
+        return count
 
     def drafts(self) -> list[LogDraft]:
         """One delete draft per row the database really removed, then one
@@ -312,13 +394,7 @@ class DeletePlan:
                     continue  # the DELETE matched no row: nothing was deleted
             if id(tracker) not in actors:
                 actors[id(tracker)] = shared_actor(tracker)
-            row = _as_deleted(obj, pk, values)
-            old = current_values(tracker.fields, row)
-            drafts.append(
-                assemble(
-                    "delete", instance=row, tracker=tracker, old=old, actor=actors[id(tracker)]
-                )
-            )
+            drafts.append(_draft(tracker, obj, pk, values, actors[id(tracker)]))
         for tracker, field, owners, before, removed in self.unlinked:
             after = {key: [pk for pk in pks if pk not in removed] for key, pks in before.items()}
             drafts += links.drafts(tracker, field, owners, before, after)

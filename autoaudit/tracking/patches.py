@@ -31,7 +31,13 @@ from autoaudit.tracking import bulk, deletes, saves, store
 from autoaudit.tracking.atomic import deferred_write_transaction, write_transaction
 from autoaudit.tracking.registry import Routes, Tracker, registry
 from autoaudit.tracking.rows import claim_write_lock
-from autoaudit.tracking.snapshot import SaveFrame, is_parent_route, saving
+from autoaudit.tracking.snapshot import (
+    SaveFrame,
+    is_parent_route,
+    remember_loaded,
+    remember_saved,
+    saving,
+)
 
 _originals: dict[str, Callable[..., Any]] = {}
 #: True while a tracked ``bulk_update()`` runs: the ``QuerySet.update()`` calls
@@ -81,7 +87,9 @@ def save_base(self: models.Model, *args: Any, **kwargs: Any) -> Any:
     if saves.combines(frame, using, given):
         # The log goes in with Django's INSERT (see insert_execute_sql).
         with deferred_write_transaction(using) as frame.begin, saving(frame):
-            return original(self, *args, **kwargs)
+            result = original(self, *args, **kwargs)
+        remember_saved(frame, using, given.get("update_fields"))
+        return result
     with write_transaction(using), saving(frame):
         return original(self, *args, **kwargs)
 
@@ -97,6 +105,45 @@ def do_update(self: models.Model, *args: Any, **kwargs: Any) -> Any:
     if frame is None:
         return _originals["do_update"](self, *args, **kwargs)
     return saves.update(frame, self, _originals["do_update"], args, kwargs)
+
+
+# -- the from_db of tracked models -------------------------------------------------------
+# Why: an update on PostgreSQL needs no read of the old values if the values
+# its row was loaded with are kept (its UPDATE is guarded by them: see
+# ``tracking/saves.py``). The one signal of a load, ``post_init``, is sent
+# for every instance of every model, also those made in Python; ``from_db``
+# is the model's own documented hook for a loaded row, so only the classes
+# writes through which are tracked get one that keeps them.
+_loaders: dict[type[models.Model], Any] = {}  # class -> the from_db it defined itself
+
+
+def _loading_from_db(cls: type[models.Model]) -> Any:
+    own = cls.__dict__.get("from_db")
+
+    def from_db(klass: type[models.Model], db: str, *args: Any, **kwargs: Any) -> Any:
+        if own is not None:
+            new = own.__get__(None, klass)(db, *args, **kwargs)
+        else:
+            new = super(cls, klass).from_db(db, *args, **kwargs)  # type: ignore[misc]
+        tracker = registry.route(klass)
+        if tracker is not None and not is_parent_route(tracker, klass):
+            remember_loaded(tracker, new, db)
+        return new
+
+    return classmethod(functools.wraps(models.Model.__dict__["from_db"].__func__)(from_db))
+
+
+def _sync_loaders(routes: Routes) -> None:
+    wanted = {cls for cls, tracker in routes.items() if not is_parent_route(tracker, cls)}
+    for cls in set(_loaders) - wanted:
+        own = _loaders.pop(cls)
+        if own is None:
+            del cls.from_db
+        else:
+            cls.from_db = own  # type: ignore[method-assign]
+    for cls in wanted - set(_loaders):
+        _loaders[cls] = cls.__dict__.get("from_db")
+        cls.from_db = _loading_from_db(cls)  # type: ignore[method-assign]
 
 
 # -- QuerySet.update / bulk_create / bulk_update ----------------------------------------
@@ -145,11 +192,16 @@ def collector_delete(self: Collector) -> Any:
     original = _originals["collector_delete"]
     if is_disabled() or not deletes.tracks_any(self):
         return original(self)
-    with write_transaction(self.using):
-        plan = deletes.DeletePlan(self)
+    # PostgreSQL: the log of a lone row may go in with Django's DELETE
+    # (see delete_do_query); the transaction is begun only if it cannot.
+    known = deletes.combines(self)
+    scope = write_transaction if known is None else deferred_write_transaction
+    with scope(self.using) as begin:
+        plan = deletes.DeletePlan(self, known, begin)
         with deletes.deleting(plan):
             result = original(self)
-        store.write(plan.drafts(), self.using)
+        if not plan.done:
+            store.write(plan.drafts(), self.using)
     return result
 
 
@@ -304,3 +356,4 @@ def sync(routes: Routes) -> None:
     else:
         _uninstall()
     _sync_managers(routes)
+    _sync_loaders(routes)

@@ -83,6 +83,8 @@ class Tracker:
         self.computed_entity = model_label(model)[:100]
         self.verbose_name = model._meta.verbose_name
         self.fields: tuple[models.Field[Any, Any], ...] = ()
+        #: ``(attname, field)`` of each tracked field, for the load snapshot
+        self.attnames: tuple[tuple[str, models.Field[Any, Any]], ...] = ()
         self.masks: Mapping[str, str] = {}
         #: attnames of every concrete field whose value is secret (masked or
         #: excluded by a mask), tracked or not: scrubbed from names and texts.
@@ -157,6 +159,7 @@ class Tracker:
                 masks[f.name] = strategy
             fields.append(f)
         self.fields = tuple(fields)
+        self.attnames = tuple((f.attname, f) for f in fields)
         self.labels_cache = {}
         self.masks = MappingProxyType(masks)
         self.secret_attnames = tuple(secrets)

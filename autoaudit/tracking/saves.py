@@ -38,6 +38,7 @@ from django.db.models.fields import AutoFieldMixin
 
 from autoaudit.conf import get_settings
 from autoaudit.tracking import store
+from autoaudit.tracking.guards import guarded
 from autoaudit.tracking.record import LogDraft, assemble, instance_name, subject_secrets
 from autoaudit.tracking.snapshot import (
     SaveFrame,
@@ -221,41 +222,10 @@ def _guard(
     frame: SaveFrame, sql: str, params: Any, connection: Any
 ) -> tuple[str, list[Any]] | None:
     """Django's ``UPDATE ... WHERE pk = %s`` of the save, changing the row only
-    if its tracked columns still hold the values ``pre_save`` read. ``None``
-    if the statement is not of that shape.
-
-    Each column is compared by its text form, byte by byte (``::text COLLATE
-    "C"``), not by its type's equality: that would let a concurrent change
-    through where distinct values compare equal (``citext``, a
-    case-insensitive collation, ``jsonb``'s ``1`` and ``1.0``, ``-0.0``). A
-    column that held NULL is ``IS NULL`` (a JSON field: or JSON ``null``,
-    which reads back the same).
-    """
+    if its tracked columns still hold the old values (:mod:`.guards`)."""
     snap = frame.snapshot
     assert snap is not None
-    meta = (frame.tracker.model._meta.concrete_model or frame.tracker.model)._meta
-    quote = connection.ops.quote_name
-    table = quote(meta.db_table)
-    where = f" WHERE {table}.{quote(meta.pk.column)} = %s"
-    start = sql.rfind(where)
-    if start < 0:
-        return None
-    end = start + len(where)
-    if sql[end:] and not sql[end:].startswith(" RETURNING "):
-        return None
-    checks, values = [], []
-    for f in snap.fields:
-        column, value = f"{table}.{quote(f.column)}", snap.values[f.attname]
-        if value is None:
-            null = f" OR {column} = 'null'::jsonb" if isinstance(f, models.JSONField) else ""
-            checks.append(f"({column} IS NULL{null})")
-            continue
-        db_type = f.db_type(connection)
-        if not db_type:
-            return None
-        checks.append(f'{column}::text COLLATE "C" = (CAST(%s AS {db_type}))::text COLLATE "C"')
-        values.append(f.get_db_prep_value(value, connection, prepared=False))
-    return f"{sql[:end]} AND {' AND '.join(checks)}{sql[end:]}", [*params, *values]
+    return guarded(sql, params, frame.tracker.model, snap.fields, snap.values, connection)
 
 
 def update(

@@ -20,6 +20,7 @@ holds the number the database stores.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import decimal
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -169,15 +170,93 @@ def parent_part(tracker: Tracker, instance: models.Model) -> models.Model:
     return part
 
 
+# -- what a row held when it was loaded ----------------------------------------------
+#: The key on ``instance._state`` of its load snapshot: ``(db, pk, {attname:
+#: value})`` of its tracked fields, as loaded or last saved through autoaudit.
+_LOADED = "autoaudit_loaded"
+_MISSING = object()
+
+
+def _kept(value: Any) -> Any:
+    """``value`` as the snapshot keeps it: a copy of a JSON value (changed in
+    place, it must not change the snapshot with it); :data:`_MISSING` for
+    one that cannot be copied (too deep, or holding what cannot be): that
+    field is read before its save, as without a snapshot."""
+    if not isinstance(value, dict | list):
+        return value
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # RecursionError included
+        return _MISSING
+
+
+def remember_loaded(tracker: Tracker, instance: models.Model, db: str) -> None:
+    """Keep the tracked values ``instance`` was just loaded with (its model's
+    ``from_db``): an update on PostgreSQL then needs no read of the old
+    values. The snapshot is only ever a guess: the ``UPDATE`` is guarded by
+    it (``saves._guard``), so a stale one costs a read, never a wrong log."""
+    data = instance.__dict__
+    values = {a: _kept(data[a]) for a, _f in tracker.attnames if a in data}
+    if any(v is _MISSING for v in values.values()):
+        values = {a: v for a, v in values.items() if v is not _MISSING}
+    instance._state.__dict__[_LOADED] = (db, instance.pk, values)
+
+
+def remember_saved(frame: SaveFrame, using: str, update_fields: Iterable[str] | None) -> None:
+    """After a save: the values it wrote become the snapshot (as the log
+    gives them, so the next log's old values are this one's new ones)."""
+    instance, tracker = frame.instance, frame.tracker
+    state, data = instance._state, instance.__dict__
+    held = state.__dict__.get(_LOADED)
+    wanted = None if update_fields is None else frozenset(update_fields)
+    values: dict[str, Any] = {}
+    if wanted is not None and held is not None and held[:2] == (using, instance.pk):
+        values.update(held[2])
+    for attname, f in tracker.attnames:
+        if wanted is not None and f.name not in wanted and attname not in wanted:
+            continue
+        value = data.get(attname, _MISSING)
+        if value is not _MISSING and not is_expression(value):
+            value = _kept(python_value(f, value))
+        if value is _MISSING or is_expression(value):
+            values.pop(attname, None)  # deferred, or known only to the database
+        else:
+            values[attname] = value
+    state.__dict__[_LOADED] = (using, instance.pk, values)
+
+
+def known_values(
+    instance: models.Model, alias: str, fields: Iterable[models.Field[Any, Any]]
+) -> dict[str, Any] | None:
+    """The load snapshot's values of ``fields``, if it holds them all, for
+    this row on this database; else ``None``."""
+    held = instance._state.__dict__.get(_LOADED)
+    if held is None or held[0] != alias or held[1] != instance.pk:
+        return None
+    values = held[2]
+    try:
+        return {f.attname: values[f.attname] for f in fields}
+    except KeyError:
+        return None
+
+
 # -- before a save ---------------------------------------------------------------------
 def is_expression(value: Any) -> bool:
     return hasattr(value, "resolve_expression")
 
 
 def before_save(
-    frame: SaveFrame, using: str | None, update_fields: Iterable[str] | None, raw: bool
+    frame: SaveFrame,
+    using: str | None,
+    update_fields: Iterable[str] | None,
+    raw: bool,
+    fresh: bool = False,
 ) -> Snapshot | None:
-    """Old values for an update; ``None`` for a create (no query)."""
+    """Old values for an update; ``None`` for a create (no query).
+
+    A save whose ``UPDATE`` is guarded (one statement on PostgreSQL: the
+    frame has ``begin``) takes them from the load snapshot where it holds
+    them, unless ``fresh``: no query either."""
     instance, tracker = frame.instance, frame.tracker
     state = instance._state
     model = tracker.model
@@ -218,6 +297,11 @@ def before_save(
         if is_expression(data[f.attname])
     }
 
+    if not expressions and not fresh and frame.begin is not None and not state.adding:
+        loaded = known_values(instance, alias, fields)
+        if loaded is not None:
+            return Snapshot(fields, loaded, {})
+
     def read() -> Snapshot | None:
         if not expressions:
             row = read_row(model, pk, attnames, for_update, alias)
@@ -249,7 +333,7 @@ def read_again(frame: SaveFrame, alias: str) -> Snapshot | None:
     snap = frame.snapshot
     if snap is None:
         return None
-    return before_save(frame, alias, [f.attname for f in snap.fields], raw=False)
+    return before_save(frame, alias, [f.attname for f in snap.fields], raw=False, fresh=True)
 
 
 def missed_row(frame: SaveFrame, alias: str) -> Snapshot | None:
