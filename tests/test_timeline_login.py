@@ -120,3 +120,13 @@ def test_check_is_silent_without_the_timeline(settings: Settings) -> None:
     settings.ROOT_URLCONF = __name__
     settings.LOGIN_URL = "/no/such/login/"
     assert check_login_url() == []
+
+
+def test_the_403_page_and_json_answers_are_translated(client: Client, settings: Settings) -> None:
+    from django.utils import translation
+
+    settings.LOGIN_URL = "/no/such/login/"
+    with translation.override("id"):
+        assert "Perlu masuk" in client.get("/activity/").text
+        body = client.get("/activity/api/").json()
+    assert body == {"detail": "Kredensial autentikasi tidak diberikan."}
