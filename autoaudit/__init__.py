@@ -58,8 +58,20 @@ def get_client_ip(request: HttpRequest | None) -> str | None:
 def log_activity(
     request: HttpRequest | None, action: str, entity_type: str, **kwargs: Any
 ) -> ActivityLog:
-    """Write one log by hand (the design document's helper); see
-    :func:`autoaudit.tracking.manual.log_activity`."""
+    """Write one log by hand: an action that is not a tracked write (an
+    export, a login to another system, a form sent without a model).
+
+    ``request`` may be ``None`` (the current request is used, if any) and
+    gives the actor, IP address and user agent. ``action`` is an
+    :class:`ActionType` value; ``entity_type`` is ``"app_label.Model"`` or a
+    short name (``"report"``). Keyword arguments: ``entity_id``,
+    ``entity_name``, ``old_values``, ``new_values``, ``changed_fields``,
+    ``description``, ``guest_name``, ``guest_email``, ``guest_phone``,
+    ``extra_data``; any other keyword (``source``, ``device``, ...) goes into
+    a guest's ``actor_metadata``. Values go through the same masking and
+    size limits as automatic logs. Returns the log; inside
+    :func:`disabled`, and for a ``view`` by a guest who opted out, it is
+    built but not saved."""
     from autoaudit.tracking.manual import log_activity as _log_activity
 
     return cast("ActivityLog", _log_activity(request, action, entity_type, **kwargs))
@@ -71,7 +83,14 @@ def log_model_change(
     action: str,
     old_instance: models.Model | None = None,
 ) -> ActivityLog | None:
-    """Log a change of ``instance`` by hand (the design document's helper)."""
+    """Log a change of ``instance`` by hand, for a model that is not
+    registered or a change made behind Django's back.
+
+    ``action`` is ``"create"``, ``"update"`` or ``"delete"``; for an update,
+    ``old_instance`` (a copy from before the change) gives the old values
+    and only the fields that differ are logged. Returns the log, or ``None``
+    when nothing is written: an update without ``old_instance`` or that
+    changed no field, and anything inside :func:`disabled`."""
     from autoaudit.tracking.manual import log_model_change as _log_model_change
 
     return cast("ActivityLog | None", _log_model_change(request, instance, action, old_instance))

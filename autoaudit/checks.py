@@ -76,6 +76,34 @@ def check_database_on_delete(
     return found
 
 
+def check_login_url(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """The timeline (``autoaudit.urls``) is mounted but ``LOGIN_URL`` leads
+    nowhere: signed-out visitors cannot be sent to a login page."""
+    from django.urls import NoReverseMatch, reverse
+
+    from autoaudit.web.login import login_url_resolves
+
+    try:
+        reverse("autoaudit:timeline")
+    except NoReverseMatch:
+        return []  # the timeline is not mounted
+    if login_url_resolves(settings.LOGIN_URL):
+        return []
+    return [
+        checks.Warning(
+            f"LOGIN_URL ({settings.LOGIN_URL!r}) does not resolve: signed-out visitors "
+            "of the activity timeline get a 403 page saying that they must sign in, "
+            "and no way to do it.",
+            hint="Set LOGIN_URL to your login view (a URL name or path); "
+            "LOGIN_URL = 'admin:login' suits a timeline for staff only.",
+            id="autoaudit.W003",
+        )
+    ]
+
+
 def register() -> None:
     checks.register(check_middleware, checks.Tags.security)
     checks.register(check_database_on_delete, checks.Tags.models)
+    checks.register(check_login_url, checks.Tags.urls)

@@ -79,7 +79,7 @@ MAX_RETENTION_DAYS = 36_500
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-#: Paths whose POSTs ``LOG_POST_REQUESTS`` never logs (the design document's).
+#: Paths whose POSTs ``LOG_POST_REQUESTS`` never logs (admin, static and media files).
 DEFAULT_POST_SKIP_PREFIXES: tuple[str, ...] = ("/admin/", "/static/", "/media/")
 
 

@@ -1,4 +1,4 @@
-"""Choices for :class:`autoaudit.models.ActivityLog` (the design document's enums)."""
+"""Choices for :class:`autoaudit.models.ActivityLog`: who acted and what they did."""
 
 from __future__ import annotations
 

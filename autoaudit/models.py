@@ -1,4 +1,4 @@
-"""The one table, ``activity_logs``, as the design document lays it out."""
+"""The one table, ``activity_logs``: one row per activity, for users, guests and the system."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ class ActivityLog(models.Model):
         verbose_name = _("activity log")
         verbose_name_plural = _("activity logs")
         get_latest_by = "created_at"
-        # The seed's seven indexes, by name ("MySQL-safe": none of them is the
+        # The seven named indexes ("MySQL-safe": none of them is the
         # FK's own index), plus two the readers need.
         indexes = [
             models.Index(fields=["-created_at"], name="idx_actlog_created_at"),

@@ -17,6 +17,9 @@ urlpatterns += [
     path("actors/token-create/", views.token_auth_create),
     path("actors/contact/", views.contact_form),
     path("actors/login/", views.login_view),
+    # Django's default LOGIN_URL, so the timeline's redirect leads somewhere
+    # (tests/test_timeline_login.py covers a project without one).
+    path("accounts/login/", views.login_view),
     path("actors/logout/", views.logout_view),
     path("products/<int:pk>/", views.product_detail),
     path("products/<int:pk>/template/", views.product_detail_template),

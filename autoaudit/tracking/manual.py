@@ -1,6 +1,6 @@
 """Logs written by hand rather than by a tracked write.
 
-The design document's helpers (:func:`log_activity`, :func:`log_model_change`
+The manual helpers (:func:`log_activity`, :func:`log_model_change`
 and ``ActivityLog.create_for_instance``), the auth events (login, logout,
 failed login) and request events (views, downloads, uploads, POSTs) all come
 here. Each resolves the actor like automatic logs do (an explicit
@@ -41,7 +41,7 @@ def _saved_or_unsaved(draft: LogDraft, using: str | None) -> models.Model:
     return saved if saved is not None else store.unsaved(draft)
 
 
-# -- the design document's helpers ----------------------------------------------------
+# -- the manual helpers ---------------------------------------------------------------
 def log_activity(
     request: Any,
     action: str,

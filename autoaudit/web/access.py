@@ -1,6 +1,6 @@
 """Who may read which logs.
 
-The rule from the design document ("Access Control"): a user sees only their
+The rule: a user sees only their
 own activity; a user with the ``autoaudit.view_activitylog`` permission (an
 admin or manager; superusers have every permission) sees everyone's;
 anonymous visitors and inactive users see nothing. Every view of the timeline

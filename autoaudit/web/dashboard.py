@@ -1,9 +1,9 @@
 """Dashboard numbers: activity counts per action and per actor type for
 today, the last 7 days and the last 30 days.
 
-The design document asks to "cache count queries for dashboard statistics":
-the counts come from one grouped query over the last 30 days and are kept in
-Django's cache (default alias) for ``AUTOAUDIT["DASHBOARD_CACHE_TIMEOUT"]``
+Counting a large table on every page view would be slow, so the counts
+come from one grouped query over the last 30 days and are kept in Django's
+cache (default alias) for ``AUTOAUDIT["DASHBOARD_CACHE_TIMEOUT"]``
 seconds (0 turns the cache off). The key carries the local date, so "today"
 starts afresh at midnight whatever the timeout.
 """

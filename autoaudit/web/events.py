@@ -124,7 +124,7 @@ def wants_post_log(request: Any, response: HttpResponseBase) -> bool:
 
 
 def log_post(request: Any, response: HttpResponseBase) -> ActivityLog | None:
-    """Log one successful POST (the design document's optional middleware)."""
+    """Log one successful POST (``AUTOAUDIT["LOG_POST_REQUESTS"]``)."""
     match = getattr(request, "resolver_match", None)
     view_name = getattr(match, "view_name", None) or None
     path = safe_str(getattr(request, "path", ""))

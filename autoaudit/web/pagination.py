@@ -1,6 +1,6 @@
 """Cursor ("keyset") pagination on ``(created_at, id)``, newest first.
 
-The design document allows ``LIMIT + OFFSET`` or a cursor; OFFSET gets slower
+Pages could be read with ``LIMIT + OFFSET`` or with a cursor; OFFSET gets slower
 the deeper one scrolls (the database reads and throws away every skipped
 row), a cursor does not: each page starts where the last one ended, straight
 from an index. The cursor is signed (``django.core.signing``), so a tampered

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -27,6 +26,7 @@ from autoaudit.values.labels import model_for_label
 from autoaudit.web import access, dashboard
 from autoaudit.web.display import Entry, build_entry, group_by_day
 from autoaudit.web.forms import ActivityFilterForm
+from autoaudit.web.login import SignInRequiredMixin
 from autoaudit.web.pagination import Cursor, Page, cursor_of, fetch_page
 
 #: Header the timeline's script sends to get only the next entries.
@@ -34,7 +34,7 @@ PARTIAL_HEADER = "X-Autoaudit-Partial"
 
 
 @method_decorator(never_cache, name="dispatch")
-class TimelineView(LoginRequiredMixin, TemplateView):
+class TimelineView(SignInRequiredMixin, TemplateView):
     """Everyone's activity (with ``autoaudit.view_activitylog``) or the
     user's own, newest first, grouped by day, a cursor page at a time."""
 
@@ -70,18 +70,13 @@ class TimelineView(LoginRequiredMixin, TemplateView):
     def get_cursor(self) -> Cursor | None:
         return cursor_of(self.request)
 
+    def get_page(self, form: ActivityFilterForm, cursor: Cursor | None) -> Page:
+        """The page after ``cursor`` of the visible logs ``form`` selects
+        (the timeline and the JSON endpoint both read through it)."""
+        return fetch_page(form.apply(self.get_queryset()), cursor, self.get_page_size())
+
     def history_url(self, log: ActivityLog) -> str:
-        if not log.entity_pk or "." not in (log.computed_entity or ""):
-            return ""
-        match = self.request.resolver_match
-        try:
-            return reverse(
-                "autoaudit:object_history",
-                kwargs={"label": log.computed_entity, "pk": log.entity_pk},
-                current_app=match.namespace if match else None,
-            )
-        except NoReverseMatch:  # an odd pk the URL pattern cannot carry
-            return ""
+        return history_url(log, self.request)
 
     def next_url(self, page: Page) -> str:
         if page.next_cursor is None:
@@ -104,7 +99,7 @@ class TimelineView(LoginRequiredMixin, TemplateView):
         partial = request.headers.get(PARTIAL_HEADER) == "1"
         cursor = self.get_cursor()
         form = self.get_filter_form()
-        page = fetch_page(form.apply(self.get_queryset()), cursor, self.get_page_size())
+        page = self.get_page(form, cursor)
         entries = self.build_entries(page)
         context = self.get_context_data(
             filter_form=form,
@@ -177,6 +172,22 @@ class ObjectHistoryView(TimelineView):
             timeline_url=_timeline_url(self.request),
         )
         return context
+
+
+def history_url(log: ActivityLog, request: HttpRequest | None = None) -> str:
+    """The object-history page of ``log``'s target, ``""`` if there is none
+    (no key, not a model, or a key the URL pattern cannot carry)."""
+    if not log.entity_pk or "." not in (log.computed_entity or ""):
+        return ""
+    match = request.resolver_match if request is not None else None
+    try:
+        return reverse(
+            "autoaudit:object_history",
+            kwargs={"label": log.computed_entity, "pk": log.entity_pk},
+            current_app=match.namespace if match else None,
+        )
+    except NoReverseMatch:  # an odd pk, or the timeline is not mounted
+        return ""
 
 
 def _timeline_url(request: HttpRequest) -> str:
