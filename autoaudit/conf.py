@@ -9,8 +9,9 @@ needed, as Django itself does.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -33,6 +34,25 @@ REGISTER_OPTIONS = (
     "bulk",
     "description",
 )
+
+
+def close_match(name: object, known: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for a misspelt ``name`` among ``known``, else ``""``."""
+    if not isinstance(name, str):
+        return ""
+    found = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {found[0]!r}?)" if found else ""
+
+
+def unknown_options(given: Iterable[object]) -> str | None:
+    """What is wrong with register options ``given``: the unknown ones, each
+    with its likely meant name, and the known ones; ``None`` if all are known."""
+    unknown = sorted((str(o) for o in given if o not in REGISTER_OPTIONS), key=str)
+    if not unknown:
+        return None
+    named = ", ".join(f"{o!r}{close_match(o, REGISTER_OPTIONS)}" for o in unknown)
+    return f"unknown option(s) {named}; known: {', '.join(REGISTER_OPTIONS)}."
+
 
 #: Names masked out of the box. Field names, JSON keys and these entries are
 #: normalised alike (camelCase split, ``_``/``-``/spaces dropped, lower-case):
@@ -171,13 +191,9 @@ def _models(value: Any) -> dict[str, dict[str, Any]]:
             options = {}
         if not isinstance(options, Mapping):
             raise _fail(key, f"gives {label!r} options that are not a dict: {options!r}.")
-        unknown = sorted(set(options) - set(REGISTER_OPTIONS))
-        if unknown:
-            raise _fail(
-                key,
-                f"gives {label!r} unknown option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(REGISTER_OPTIONS)}.",
-            )
+        problem = unknown_options(options)
+        if problem is not None:
+            raise _fail(key, f"gives {label!r} {problem}")
         result[label] = dict(options)
     return result
 
