@@ -33,6 +33,7 @@ REGISTER_OPTIONS = (
     "actions",
     "bulk",
     "description",
+    "accessor",
 )
 
 

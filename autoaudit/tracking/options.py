@@ -31,6 +31,7 @@ class ModelOptions:
     actions: frozenset[str] = CRUD_ACTIONS
     bulk: bool = True
     description: Callable[..., str] | None = None
+    accessor: str | None = None
 
 
 def normalise_options(model: type[models.Model], raw: Mapping[str, Any]) -> ModelOptions:
@@ -112,4 +113,5 @@ def normalise_options(model: type[models.Model], raw: Mapping[str, Any]) -> Mode
         actions=actions_set,
         bulk=bulk,
         description=raw.get("description"),
+        accessor=raw.get("accessor"),
     )

@@ -21,6 +21,7 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 
 from autoaudit.conf import get_settings, hash_key
+from autoaudit.tracking import accessor
 from autoaudit.tracking.options import GUEST_FIELD_KEYS, ModelOptions, normalise_options
 from autoaudit.values.labels import model_label
 from autoaudit.values.masking import MaskPolicy, strategy_for
@@ -110,6 +111,7 @@ class Tracker:
         for option in ("include_fields", "exclude_fields"):
             for name in getattr(options, option) or ():
                 get(name, option)
+        accessor.check_name(model, label, options.accessor)
         for name in options.mask_fields:
             get(name, "mask_fields")
         m2m = []
@@ -340,6 +342,17 @@ class Registry:
 registry = Registry()
 
 
+def sync_accessors(routes: Routes) -> None:
+    """A registry subscriber: the ``accessor`` of each registered model on its class."""
+    accessor.sync(
+        {
+            tracker.model: tracker.declared.accessor
+            for tracker in routes.values()
+            if tracker.declared.accessor is not None
+        }
+    )
+
+
 @overload
 def register(model: M, /, **options: Any) -> M: ...
 @overload
@@ -349,7 +362,10 @@ def register(model: M | None = None, /, **options: Any) -> M | Callable[[M], M]:
 
     Options: ``include_fields``, ``exclude_fields``, ``mask_fields``,
     ``m2m_fields``, ``entity``, ``entity_name``, ``guest_fields``,
-    ``actions``, ``bulk``, ``description``.
+    ``actions``, ``bulk``, ``description``, ``accessor`` (the name of an
+    attribute that gives an instance its logs: ``product.activity.all()``).
+    An unknown option, or a field both included and excluded, raises
+    ``ImproperlyConfigured``.
     """
     if model is None:
 
