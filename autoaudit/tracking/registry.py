@@ -20,7 +20,7 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 
-from autoaudit.conf import get_settings, hash_key
+from autoaudit.conf import ALL_MODELS, DEFAULT_EXCLUDE_MODELS, close_match, get_settings, hash_key
 from autoaudit.tracking import accessor
 from autoaudit.tracking.options import GUEST_FIELD_KEYS, ModelOptions, normalise_options
 from autoaudit.values.labels import model_label
@@ -179,6 +179,10 @@ class Registry:
         # link (through) model -> the tracked M2M fields whose links it holds
         self._links: dict[type[models.Model], tuple[tuple[Tracker, Any], ...]] = {}
         self._from_settings: set[type[models.Model]] = set()
+        # registered by MODELS "__all__" (a subset of _from_settings): an
+        # explicit register() takes such a model over, with its own options
+        self._from_all: set[type[models.Model]] = set()
+        self._held = False  # register()/unregister() publish later, once
         self._subscribers: list[Callable[[Routes], None]] = []
         self._lock = threading.RLock()
         self._ready = False
@@ -196,6 +200,8 @@ class Registry:
                     f"autoaudit.register({label}): {label} is abstract; register its "
                     "concrete subclasses."
                 )
+            if model in self._from_all:
+                self.unregister(model)  # registered in code: its own options win
             if model in self._options:
                 raise ImproperlyConfigured(
                     f"autoaudit.register({label}): {label} is already registered."
@@ -209,7 +215,8 @@ class Registry:
                 except Exception:
                     del self._options[model]
                     raise
-                self._publish()
+                if not self._held:
+                    self._publish()
 
     def unregister(self, model: type[models.Model]) -> None:
         with self._lock:
@@ -219,8 +226,10 @@ class Registry:
                 )
             del self._options[model]
             self._from_settings.discard(model)
+            self._from_all.discard(model)
             self._trackers.pop(model, None)
-            self._publish()
+            if not self._held:
+                self._publish()
 
     def is_registered(self, model: type[models.Model]) -> bool:
         return model in self._options
@@ -278,20 +287,32 @@ class Registry:
                 tracker.compile()
 
     def _apply_settings_models(self) -> None:
+        """Register what ``MODELS`` names (and, for ``"__all__"``, every other
+        model but the excluded ones and those registered in code); unregister
+        what it no longer names. Published once, at the end."""
+        self._held = True
+        try:
+            self._apply_models(get_settings().MODELS)
+        finally:
+            self._held = False
+            if self._ready:
+                self._publish()
+
+    def _apply_models(self, setting: Mapping[str, Mapping[str, Any]]) -> None:
         configured: dict[type[models.Model], Mapping[str, Any]] = {}
-        for label, options in get_settings().MODELS.items():
-            try:
-                model = apps.get_model(label)
-            except (LookupError, ValueError):
-                raise ImproperlyConfigured(
-                    f"AUTOAUDIT['MODELS'] names {label!r}, which is not an installed model."
-                ) from None
-            configured[model] = options
+        for label, options in setting.items():
+            if label != ALL_MODELS:
+                configured[_settings_model(label, "MODELS")] = options
+        every: set[type[models.Model]] = set()
+        if ALL_MODELS in setting:
+            every = self._every_model(configured)
+            configured.update(dict.fromkeys(every, setting[ALL_MODELS]))
         for model in list(self._from_settings):
-            if model not in configured:
+            if model not in configured or (model in self._from_all) != (model in every):
                 self.unregister(model)
         for model, options in configured.items():
-            label = model._meta.label
+            key = f"[{ALL_MODELS!r}] ({model._meta.label})" if model in every else ""
+            key = key or f"[{model._meta.label!r}]"
             try:
                 if model in self._from_settings:
                     if self._options[model] == normalise_options(model, options):
@@ -299,8 +320,51 @@ class Registry:
                     self.unregister(model)
                 self.register(model, **options)
             except ImproperlyConfigured as exc:
-                raise ImproperlyConfigured(f"AUTOAUDIT['MODELS'][{label!r}]: {exc}") from None
+                raise ImproperlyConfigured(f"AUTOAUDIT['MODELS']{key}: {exc}") from None
             self._from_settings.add(model)
+            if model in every:
+                self._from_all.add(model)
+
+    def _every_model(self, named: Mapping[type[models.Model], Any]) -> set[type[models.Model]]:
+        """What ``"__all__"`` registers: every installed concrete model (not
+        proxies: they are tracked as their concrete model) except the
+        excluded ones, those named in ``MODELS`` and those registered in code."""
+        excluded_models: set[type[models.Model]] = set()
+        excluded_apps: set[str] = set()
+        given = get_settings().EXCLUDE_MODELS
+        for label in (*DEFAULT_EXCLUDE_MODELS, *given):
+            strict = label in given  # a default may name an app not installed
+            if "." in label:
+                try:
+                    excluded_models.add(_settings_model(label, "EXCLUDE_MODELS"))
+                except ImproperlyConfigured:
+                    if strict:
+                        raise
+                continue
+            try:
+                excluded_apps.add(apps.get_app_config(label).label)
+            except LookupError:
+                if strict:
+                    known = [config.label for config in apps.get_app_configs()]
+                    raise ImproperlyConfigured(
+                        f"AUTOAUDIT['EXCLUDE_MODELS'] names {label!r}, which is not the "
+                        f"label of an installed app{close_match(label, known)}."
+                    ) from None
+        for model in excluded_models & set(named):
+            if model._meta.label in given:
+                raise ImproperlyConfigured(
+                    f"AUTOAUDIT names {model._meta.label!r} both in MODELS and in "
+                    "EXCLUDE_MODELS; keep it in one of them."
+                )
+        return {
+            model
+            for model in apps.get_models()
+            if not model._meta.proxy
+            and model not in named
+            and model not in excluded_models
+            and model._meta.app_label not in excluded_apps
+            and (model not in self._options or model in self._from_settings)
+        }
 
     def _inherited(self, model: type[models.Model]) -> tuple[ModelOptions, ...]:
         """The options of the registered models ``model`` inherits from,
@@ -337,6 +401,18 @@ class Registry:
         self._links = {through: tuple(pairs) for through, pairs in found.items()}
         for callback in self._subscribers:
             callback(self.routes())
+
+
+def _settings_model(label: str, key: str) -> type[models.Model]:
+    """The installed model ``label`` names in the setting ``key``."""
+    try:
+        return apps.get_model(label)
+    except (LookupError, ValueError):
+        known = [model._meta.label for model in apps.get_models()]
+        raise ImproperlyConfigured(
+            f"AUTOAUDIT[{key!r}] names {label!r}, which is not an installed model"
+            f"{close_match(label, known)}."
+        ) from None
 
 
 registry = Registry()
