@@ -20,8 +20,8 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 
-from autoaudit.conf import ALL_MODELS, DEFAULT_EXCLUDE_MODELS, close_match, get_settings, hash_key
-from autoaudit.tracking import accessor
+from autoaudit.conf import ALL_MODELS, get_settings, hash_key
+from autoaudit.tracking import accessor, selection
 from autoaudit.tracking.options import GUEST_FIELD_KEYS, ModelOptions, normalise_options
 from autoaudit.values.labels import model_label
 from autoaudit.values.masking import MaskPolicy, strategy_for
@@ -302,7 +302,7 @@ class Registry:
         configured: dict[type[models.Model], Mapping[str, Any]] = {}
         for label, options in setting.items():
             if label != ALL_MODELS:
-                configured[_settings_model(label, "MODELS")] = options
+                configured[selection.settings_model(label, "MODELS")] = options
         every: set[type[models.Model]] = set()
         if ALL_MODELS in setting:
             every = self._every_model(configured)
@@ -326,44 +326,12 @@ class Registry:
                 self._from_all.add(model)
 
     def _every_model(self, named: Mapping[type[models.Model], Any]) -> set[type[models.Model]]:
-        """What ``"__all__"`` registers: every installed concrete model (not
-        proxies: they are tracked as their concrete model) except the
-        excluded ones, those named in ``MODELS`` and those registered in code."""
-        excluded_models: set[type[models.Model]] = set()
-        excluded_apps: set[str] = set()
-        given = get_settings().EXCLUDE_MODELS
-        for label in (*DEFAULT_EXCLUDE_MODELS, *given):
-            strict = label in given  # a default may name an app not installed
-            if "." in label:
-                try:
-                    excluded_models.add(_settings_model(label, "EXCLUDE_MODELS"))
-                except ImproperlyConfigured:
-                    if strict:
-                        raise
-                continue
-            try:
-                excluded_apps.add(apps.get_app_config(label).label)
-            except LookupError:
-                if strict:
-                    known = [config.label for config in apps.get_app_configs()]
-                    raise ImproperlyConfigured(
-                        f"AUTOAUDIT['EXCLUDE_MODELS'] names {label!r}, which is not the "
-                        f"label of an installed app{close_match(label, known)}."
-                    ) from None
-        for model in excluded_models & set(named):
-            if model._meta.label in given:
-                raise ImproperlyConfigured(
-                    f"AUTOAUDIT names {model._meta.label!r} both in MODELS and in "
-                    "EXCLUDE_MODELS; keep it in one of them."
-                )
+        """What ``"__all__"`` registers (see :func:`selection.every_model`):
+        not the models registered in code."""
         return {
             model
-            for model in apps.get_models()
-            if not model._meta.proxy
-            and model not in named
-            and model not in excluded_models
-            and model._meta.app_label not in excluded_apps
-            and (model not in self._options or model in self._from_settings)
+            for model in selection.every_model(named)
+            if model not in self._options or model in self._from_settings
         }
 
     def _inherited(self, model: type[models.Model]) -> tuple[ModelOptions, ...]:
@@ -401,18 +369,6 @@ class Registry:
         self._links = {through: tuple(pairs) for through, pairs in found.items()}
         for callback in self._subscribers:
             callback(self.routes())
-
-
-def _settings_model(label: str, key: str) -> type[models.Model]:
-    """The installed model ``label`` names in the setting ``key``."""
-    try:
-        return apps.get_model(label)
-    except (LookupError, ValueError):
-        known = [model._meta.label for model in apps.get_models()]
-        raise ImproperlyConfigured(
-            f"AUTOAUDIT[{key!r}] names {label!r}, which is not an installed model"
-            f"{close_match(label, known)}."
-        ) from None
 
 
 registry = Registry()
