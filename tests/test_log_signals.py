@@ -199,10 +199,10 @@ def test_an_update_vetoed_is_django_s_update_alone(track: Track, connect: Any) -
     sql = statements(product.save)
     assert Product.objects.get().stock == 2
     assert list(ActivityLog.objects.values_list("action", flat=True)) == ["create"]
-    updates = [s for s in sql if "UPDATE" in s]
+    updates = [s for s in sql if s.startswith("UPDATE")]
     assert len(updates) == 1
     if POSTGRES:  # the guarded UPDATE of the one-statement path, without the log
-        assert updates[0].startswith("UPDATE") and "activity_logs" not in updates[0]
+        assert "activity_logs" not in updates[0]
         assert not any(s in ("BEGIN", "COMMIT") for s in sql)
 
 
