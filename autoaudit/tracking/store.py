@@ -15,6 +15,10 @@ classes; it does not pass through ``connection.execute_wrapper()`` hooks.
 :func:`save` inserts one draft through the ORM and returns the saved
 ``ActivityLog`` (the manual helpers hand it back to their caller).
 
+Every row passes :mod:`autoaudit.tracking.hooks` here, whichever path built
+it: ``pre_log`` before it is written (a receiver may veto or change it),
+``post_log`` once it is committed.
+
 The log model is looked up in the app registry, not imported: the store sits
 below ``autoaudit.models`` in the layers.
 """
