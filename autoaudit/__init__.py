@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from autoaudit.actors.scopes import actor, context, disabled
 from autoaudit.enums import ActionType, ActorType
+from autoaudit.tracking.accessor import ActivityAccessor
 from autoaudit.tracking.registry import is_registered, register, unregister
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "ActionType",
+    "ActivityAccessor",
     "ActorType",
     "__version__",
     "actor",

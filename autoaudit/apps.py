@@ -12,7 +12,7 @@ class AutoauditConfig(AppConfig):
     def ready(self) -> None:
         from autoaudit import checks, conf
         from autoaudit.tracking import patches, signals
-        from autoaudit.tracking.registry import registry
+        from autoaudit.tracking.registry import registry, sync_accessors
 
         # Bad settings fail django.setup() with a message naming the key.
         conf.clear_cache()
@@ -22,5 +22,6 @@ class AutoauditConfig(AppConfig):
         # The registry holds state only; receivers and patches follow it.
         registry.subscribe(signals.sync)
         registry.subscribe(patches.sync)
+        registry.subscribe(sync_accessors)  # register(..., accessor=...)
         signals.connect_global()  # auth events, setting_changed
         registry.ready()

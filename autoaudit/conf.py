@@ -9,8 +9,9 @@ needed, as Django itself does.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -32,6 +33,40 @@ REGISTER_OPTIONS = (
     "actions",
     "bulk",
     "description",
+    "accessor",
+)
+
+
+def close_match(name: object, known: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for a misspelt ``name`` among ``known``, else ``""``."""
+    if not isinstance(name, str):
+        return ""
+    found = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {found[0]!r}?)" if found else ""
+
+
+def unknown_options(given: Iterable[object]) -> str | None:
+    """What is wrong with register options ``given``: the unknown ones, each
+    with its likely meant name, and the known ones; ``None`` if all are known."""
+    unknown = sorted((str(o) for o in given if o not in REGISTER_OPTIONS), key=str)
+    if not unknown:
+        return None
+    named = ", ".join(f"{o!r}{close_match(o, REGISTER_OPTIONS)}" for o in unknown)
+    return f"unknown option(s) {named}; known: {', '.join(REGISTER_OPTIONS)}."
+
+
+#: ``AUTOAUDIT["MODELS"] = "__all__"`` (or this key in the dict form): every model.
+ALL_MODELS = "__all__"
+
+#: Never registered by ``"__all__"``: Django's bookkeeping and autoaudit's own
+#: tables (``EXCLUDE_MODELS`` adds to these; naming one in ``MODELS`` still
+#: registers it). Django's migration records are not app models at all.
+DEFAULT_EXCLUDE_MODELS = (
+    "autoaudit",
+    "admin.LogEntry",
+    "auth.Permission",
+    "contenttypes.ContentType",
+    "sessions.Session",
 )
 
 #: Names masked out of the box. Field names, JSON keys and these entries are
@@ -87,7 +122,12 @@ DEFAULT_POST_SKIP_PREFIXES: tuple[str, ...] = ("/admin/", "/static/", "/media/")
 class AutoauditSettings:
     """The validated ``AUTOAUDIT`` settings with every default filled in."""
 
+    #: label -> options; the key ``"__all__"`` (:data:`ALL_MODELS`) stands for
+    #: every model not named, less :attr:`EXCLUDE_MODELS`.
     MODELS: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: ``"app_label"`` or ``"app_label.Model"`` labels ``"__all__"`` leaves out,
+    #: besides :data:`DEFAULT_EXCLUDE_MODELS`.
+    EXCLUDE_MODELS: tuple[str, ...] = ()
     MASK_FIELDS: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MASK_FIELDS))
     #: ``None``: ``SECRET_KEY``, read when a hash is made (:func:`hash_key`).
     MASK_HASH_KEY: bytes | None = None
@@ -158,6 +198,8 @@ def _mask_fields(value: Any) -> dict[str, str]:
 
 def _models(value: Any) -> dict[str, dict[str, Any]]:
     key = "MODELS"
+    if value == ALL_MODELS:
+        value = {ALL_MODELS: {}}
     if isinstance(value, list | tuple):
         _require_strings(key, value)
         value = {label: {} for label in value}
@@ -165,21 +207,35 @@ def _models(value: Any) -> dict[str, dict[str, Any]]:
         raise _fail(key, f"must be a dict of 'app_label.Model' -> options, not {value!r}.")
     result: dict[str, dict[str, Any]] = {}
     for label, options in value.items():
-        if not isinstance(label, str) or label.count(".") != 1:
-            raise _fail(key, f"has {label!r}, which is not an 'app_label.ModelName' label.")
+        if label != ALL_MODELS and (not isinstance(label, str) or label.count(".") != 1):
+            raise _fail(
+                key,
+                f"has {label!r}, which is not an 'app_label.ModelName' label (or '__all__').",
+            )
         if options is None:
             options = {}
         if not isinstance(options, Mapping):
             raise _fail(key, f"gives {label!r} options that are not a dict: {options!r}.")
-        unknown = sorted(set(options) - set(REGISTER_OPTIONS))
-        if unknown:
-            raise _fail(
-                key,
-                f"gives {label!r} unknown option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(REGISTER_OPTIONS)}.",
-            )
+        problem = unknown_options(options)
+        if problem is not None:
+            raise _fail(key, f"gives {label!r} {problem}")
         result[label] = dict(options)
     return result
+
+
+def _exclude_models(value: Any) -> tuple[str, ...]:
+    key = "EXCLUDE_MODELS"
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise _fail(
+            key, f"must be a list of 'app_label' or 'app_label.Model' labels, not {value!r}."
+        )
+    for label in value:
+        parts = label.split(".") if isinstance(label, str) else []
+        if not 1 <= len(parts) <= 2 or not all(part.isidentifier() for part in parts):
+            raise _fail(
+                key, f"has {label!r}, which is not an 'app_label' or 'app_label.Model' label."
+            )
+    return tuple(value)
 
 
 def _secret(key: str, value: Any, *, none: str = "") -> bytes:
@@ -340,6 +396,7 @@ def _int_range(key: str, value: Any, lowest: int, highest: int) -> int:
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "MODELS": _models,
+    "EXCLUDE_MODELS": _exclude_models,
     "MASK_FIELDS": _mask_fields,
     "MASK_HASH_KEY": lambda value: _secret_or_none("MASK_HASH_KEY", value),
     "MAX_VALUE_LENGTH": lambda value: _at_least("MAX_VALUE_LENGTH", value, 100),
@@ -386,6 +443,11 @@ def parse_settings(raw: Any) -> AutoauditSettings:
     values: dict[str, Any] = {
         key: parser(raw[key]) for key, parser in _PARSERS.items() if key in raw
     }
+    if values.get("EXCLUDE_MODELS") and ALL_MODELS not in values.get("MODELS", {}):
+        raise _fail(
+            "EXCLUDE_MODELS",
+            "only applies with MODELS '__all__' (it says which models '__all__' leaves out).",
+        )
     return AutoauditSettings(**values)
 
 

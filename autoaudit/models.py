@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Self, cast
@@ -227,13 +228,33 @@ class ActivityLog(models.Model):
         return new
 
     def get_actor_display_name(self) -> str:
-        """User: full name or username; otherwise ``actor_name`` or a fallback."""
+        """Who did it, as a plain string, without a query per row.
+
+        A user actor: the user's full name or username when the user is
+        already loaded with the row (``select_related("user")``, as the
+        timeline and the admin read it, or an instance given); else the
+        ``actor_name`` stored when the log was written (the same name, as it
+        was then). Only a user row with no stored name reads the user, and
+        never from async code (where a query would raise
+        ``SynchronousOnlyOperation``): there the identifier stands in.
+        Otherwise ``actor_name``, else "System", "Deleted user" or
+        "Anonymous Guest".
+        """
         if self.actor_type == ActorType.USER and self.user_id is not None:
-            user = self.user
+            user = None
+            if ActivityLog.user.is_cached(self):
+                user = self.user
+            elif not self.actor_name and not _in_event_loop():
+                try:
+                    user = self.user  # one query, for a row written without a name
+                except ObjectDoesNotExist:
+                    user = None  # no constraint: the user may be gone, or elsewhere
             if user is not None:
                 full_name = getattr(user, "get_full_name", None)
                 name = full_name() if callable(full_name) else None
                 return str(name or user.get_username())
+            if not self.actor_name and self.actor_identifier:
+                return self.actor_identifier
         if self.actor_name:
             return self.actor_name
         if self.actor_type == ActorType.SYSTEM:
@@ -287,6 +308,15 @@ class ActivityLog(models.Model):
 #: Attnames of each ActivityLog class's concrete fields, in column order
 #: (``from_db``'s fast path); filled on its first load.
 _ATTNAMES: dict[type[models.Model], tuple[str, ...]] = {}
+
+
+def _in_event_loop() -> bool:
+    """Whether this thread runs an event loop (Django refuses queries there)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _quiet(signal: ModelSignal, cls: type[models.Model]) -> bool:

@@ -37,6 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 EXPECTED_KEYS = {
     "MODELS",
+    "EXCLUDE_MODELS",
     "MASK_FIELDS",
     "MASK_HASH_KEY",
     "MAX_VALUE_LENGTH",
@@ -282,6 +283,10 @@ BAD_VALUES = [
     ("MODELS", {"a.b.C": {}}),
     ("MODELS", {"auth.User": ["exclude_fields"]}),
     ("MODELS", {"auth.User": {"exclude": ["last_login"]}}),
+    ("MODELS", "all"),
+    ("EXCLUDE_MODELS", "auth"),
+    ("EXCLUDE_MODELS", ["auth.User.x"]),
+    ("EXCLUDE_MODELS", ["auth"]),  # without MODELS "__all__"
     ("MASK_FIELDS", "password"),
     ("MASK_FIELDS", 3),
     ("MASK_FIELDS", {"pin": "scramble"}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any, cast
@@ -714,3 +715,71 @@ def test_an_unsaved_log_caches_its_user() -> None:
     assert log.user is user  # cached: no query
     for name, value in draft.columns().items():
         assert getattr(log, name) == value, name
+
+
+# --- get_actor_display_name: no query per row (issue 18) ---------------------
+
+
+def _user_logs(product: Product, count: int) -> None:
+    for i in range(count):
+        user = baker.make(User, username=f"u{i}", first_name=f"First{i}", last_name="Last")
+        _log_for(product, actor_type=ActorType.USER, user=user, actor_name=f"First{i} Last")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [1, 10])
+def test_display_names_of_a_history_page_cost_one_query(
+    count: int, django_assert_num_queries: Any
+) -> None:
+    product = baker.make(Product)
+    _user_logs(product, count)
+    with django_assert_num_queries(1):  # the page itself; no user per row
+        names = [log.get_actor_display_name() for log in autoaudit.history(product)]
+    assert sorted(names) == sorted(f"First{i} Last" for i in range(count))
+    with django_assert_num_queries(1):  # the join: the user's name as it is now
+        rows = list(autoaudit.history(product).select_related("user"))
+        assert {log.get_actor_display_name() for log in rows} == set(names)
+
+
+@pytest.mark.django_db
+def test_display_name_prefers_a_loaded_user_over_the_stored_name() -> None:
+    user = baker.make(User, username="jdoe", first_name="Jane", last_name="Doe")
+    log = _log(actor_type=ActorType.USER, user=user, actor_name="Jane Before")
+    assert log.get_actor_display_name() == "Jane Doe"  # the instance given
+    assert ActivityLog.objects.get(pk=log.pk).get_actor_display_name() == "Jane Before"
+    joined = ActivityLog.objects.select_related("user").get(pk=log.pk)
+    assert joined.get_actor_display_name() == "Jane Doe"
+
+
+@pytest.mark.django_db
+def test_display_name_of_a_user_row_without_a_stored_name_reads_the_user_once(
+    django_assert_num_queries: Any,
+) -> None:
+    user = baker.make(User, username="jdoe", first_name="", last_name="")
+    pk = _log(actor_type=ActorType.USER, user=user, actor_name=None).pk
+    log = ActivityLog.objects.get(pk=pk)
+    with django_assert_num_queries(1):
+        assert log.get_actor_display_name() == "jdoe"
+        assert log.get_actor_display_name() == "jdoe"  # cached now
+
+
+@pytest.mark.django_db
+def test_display_name_of_a_user_missing_from_the_database() -> None:
+    # No database constraint: the user may live elsewhere or be gone.
+    log = _log(actor_type=ActorType.USER, user_id=987654, actor_identifier="ghost@example.com")
+    assert ActivityLog.objects.get(pk=log.pk).get_actor_display_name() == "ghost@example.com"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_display_name_from_async_code_does_not_query() -> None:
+    user = baker.make(User, username="jdoe", first_name="Jane", last_name="Doe")
+    named = _log(actor_type=ActorType.USER, user=user, actor_name="Jane Doe")
+    unnamed = _log(actor_type=ActorType.USER, user=user, actor_identifier="jane@example.com")
+    rows = list(ActivityLog.objects.filter(pk__in=[named.pk, unnamed.pk]).order_by("pk"))
+
+    async def names() -> list[str]:
+        # Called straight from a coroutine: a query here would raise
+        # SynchronousOnlyOperation.
+        return [log.get_actor_display_name() for log in rows]
+
+    assert asyncio.run(names()) == ["Jane Doe", "jane@example.com"]

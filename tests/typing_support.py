@@ -28,6 +28,7 @@ class TrackOptions(TypedDict, total=False):
     bulk: bool
     # called with keyword arguments: instance, action, changed_fields, old_values, new_values
     description: Callable[..., str]
+    accessor: str
 
 
 class Track(Protocol):

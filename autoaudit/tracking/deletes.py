@@ -46,7 +46,7 @@ from django.db import connections, models
 from django.db.models.deletion import Collector
 
 from autoaudit.conf import get_settings
-from autoaudit.tracking import links, store
+from autoaudit.tracking import hooks, links, store
 from autoaudit.tracking.guards import guarded
 from autoaudit.tracking.links import Links, key_of, sides
 from autoaudit.tracking.record import LogDraft, assemble, shared_actor
@@ -198,6 +198,8 @@ def combines(collector: Collector) -> Known | None:
         return None
     if tracker.options.description is not None:
         return None  # it may read what the delete removes
+    if not hooks.combinable(model, key_known=True):
+        return None  # post_log receivers (see hooks.combinable)
     (obj,) = instances
     values = known_values(obj, collector.using, tracker.fields)
     return None if values is None else (tracker, obj, values)

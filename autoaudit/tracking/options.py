@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-from autoaudit.conf import MASK_STRATEGIES
+from autoaudit.conf import MASK_STRATEGIES, unknown_options
 from autoaudit.values.labels import model_label
 
 CRUD_ACTIONS = frozenset({"create", "update", "delete"})
@@ -31,10 +31,17 @@ class ModelOptions:
     actions: frozenset[str] = CRUD_ACTIONS
     bulk: bool = True
     description: Callable[..., str] | None = None
+    accessor: str | None = None
 
 
 def normalise_options(model: type[models.Model], raw: Mapping[str, Any]) -> ModelOptions:
+    """``raw`` keyword options as :class:`ModelOptions`; ``ImproperlyConfigured``
+    naming the model and the option for anything wrong, a misspelt option
+    (with the name it was likely meant to be) included."""
     label = model_label(model)
+    problem = unknown_options(raw)
+    if problem is not None:
+        raise ImproperlyConfigured(f"autoaudit.register({label}): {problem}")
 
     def names(option: str) -> tuple[str, ...]:
         value = raw.get(option) or ()
@@ -86,10 +93,18 @@ def normalise_options(model: type[models.Model], raw: Mapping[str, Any]) -> Mode
     bulk = raw.get("bulk", True)
     if not isinstance(bulk, bool):
         raise ImproperlyConfigured(f"autoaudit.register({label}): bulk must be True or False.")
-    include = raw.get("include_fields")
+    include = None if raw.get("include_fields") is None else names("include_fields")
+    exclude = names("exclude_fields")
+    both = [name for name in include or () if name in exclude]
+    if both:
+        raise ImproperlyConfigured(
+            f"autoaudit.register({label}): {', '.join(map(repr, both))} is in both "
+            "include_fields and exclude_fields; name each field in one of them "
+            "(include_fields alone lists what is tracked)."
+        )
     return ModelOptions(
-        include_fields=None if include is None else names("include_fields"),
-        exclude_fields=names("exclude_fields"),
+        include_fields=include,
+        exclude_fields=exclude,
         mask_fields=MappingProxyType(dict(mask)),
         m2m_fields=names("m2m_fields"),
         entity=entity,
@@ -98,4 +113,5 @@ def normalise_options(model: type[models.Model], raw: Mapping[str, Any]) -> Mode
         actions=actions_set,
         bulk=bulk,
         description=raw.get("description"),
+        accessor=raw.get("accessor"),
     )

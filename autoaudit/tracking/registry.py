@@ -20,7 +20,8 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 
-from autoaudit.conf import get_settings, hash_key
+from autoaudit.conf import ALL_MODELS, get_settings, hash_key
+from autoaudit.tracking import accessor, selection
 from autoaudit.tracking.options import GUEST_FIELD_KEYS, ModelOptions, normalise_options
 from autoaudit.values.labels import model_label
 from autoaudit.values.masking import MaskPolicy, strategy_for
@@ -112,6 +113,7 @@ class Tracker:
         for option in ("include_fields", "exclude_fields"):
             for name in getattr(options, option) or ():
                 get(name, option)
+        accessor.check_name(model, label, options.accessor)
         for name in options.mask_fields:
             get(name, "mask_fields")
         m2m = []
@@ -180,6 +182,10 @@ class Registry:
         # link (through) model -> the tracked M2M fields whose links it holds
         self._links: dict[type[models.Model], tuple[tuple[Tracker, Any], ...]] = {}
         self._from_settings: set[type[models.Model]] = set()
+        # registered by MODELS "__all__" (a subset of _from_settings): an
+        # explicit register() takes such a model over, with its own options
+        self._from_all: set[type[models.Model]] = set()
+        self._held = False  # register()/unregister() publish later, once
         self._subscribers: list[Callable[[Routes], None]] = []
         self._lock = threading.RLock()
         self._ready = False
@@ -197,6 +203,8 @@ class Registry:
                     f"autoaudit.register({label}): {label} is abstract; register its "
                     "concrete subclasses."
                 )
+            if model in self._from_all:
+                self.unregister(model)  # registered in code: its own options win
             if model in self._options:
                 raise ImproperlyConfigured(
                     f"autoaudit.register({label}): {label} is already registered."
@@ -210,7 +218,8 @@ class Registry:
                 except Exception:
                     del self._options[model]
                     raise
-                self._publish()
+                if not self._held:
+                    self._publish()
 
     def unregister(self, model: type[models.Model]) -> None:
         with self._lock:
@@ -220,8 +229,10 @@ class Registry:
                 )
             del self._options[model]
             self._from_settings.discard(model)
+            self._from_all.discard(model)
             self._trackers.pop(model, None)
-            self._publish()
+            if not self._held:
+                self._publish()
 
     def is_registered(self, model: type[models.Model]) -> bool:
         return model in self._options
@@ -279,20 +290,32 @@ class Registry:
                 tracker.compile()
 
     def _apply_settings_models(self) -> None:
+        """Register what ``MODELS`` names (and, for ``"__all__"``, every other
+        model but the excluded ones and those registered in code); unregister
+        what it no longer names. Published once, at the end."""
+        self._held = True
+        try:
+            self._apply_models(get_settings().MODELS)
+        finally:
+            self._held = False
+            if self._ready:
+                self._publish()
+
+    def _apply_models(self, setting: Mapping[str, Mapping[str, Any]]) -> None:
         configured: dict[type[models.Model], Mapping[str, Any]] = {}
-        for label, options in get_settings().MODELS.items():
-            try:
-                model = apps.get_model(label)
-            except (LookupError, ValueError):
-                raise ImproperlyConfigured(
-                    f"AUTOAUDIT['MODELS'] names {label!r}, which is not an installed model."
-                ) from None
-            configured[model] = options
+        for label, options in setting.items():
+            if label != ALL_MODELS:
+                configured[selection.settings_model(label, "MODELS")] = options
+        every: set[type[models.Model]] = set()
+        if ALL_MODELS in setting:
+            every = self._every_model(configured)
+            configured.update(dict.fromkeys(every, setting[ALL_MODELS]))
         for model in list(self._from_settings):
-            if model not in configured:
+            if model not in configured or (model in self._from_all) != (model in every):
                 self.unregister(model)
         for model, options in configured.items():
-            label = model._meta.label
+            key = f"[{ALL_MODELS!r}] ({model._meta.label})" if model in every else ""
+            key = key or f"[{model._meta.label!r}]"
             try:
                 if model in self._from_settings:
                     if self._options[model] == normalise_options(model, options):
@@ -300,8 +323,19 @@ class Registry:
                     self.unregister(model)
                 self.register(model, **options)
             except ImproperlyConfigured as exc:
-                raise ImproperlyConfigured(f"AUTOAUDIT['MODELS'][{label!r}]: {exc}") from None
+                raise ImproperlyConfigured(f"AUTOAUDIT['MODELS']{key}: {exc}") from None
             self._from_settings.add(model)
+            if model in every:
+                self._from_all.add(model)
+
+    def _every_model(self, named: Mapping[type[models.Model], Any]) -> set[type[models.Model]]:
+        """What ``"__all__"`` registers (see :func:`selection.every_model`):
+        not the models registered in code."""
+        return {
+            model
+            for model in selection.every_model(named)
+            if model not in self._options or model in self._from_settings
+        }
 
     def _inherited(self, model: type[models.Model]) -> tuple[ModelOptions, ...]:
         """The options of the registered models ``model`` inherits from,
@@ -343,6 +377,17 @@ class Registry:
 registry = Registry()
 
 
+def sync_accessors(routes: Routes) -> None:
+    """A registry subscriber: the ``accessor`` of each registered model on its class."""
+    accessor.sync(
+        {
+            tracker.model: tracker.declared.accessor
+            for tracker in routes.values()
+            if tracker.declared.accessor is not None
+        }
+    )
+
+
 @overload
 def register(model: M, /, **options: Any) -> M: ...
 @overload
@@ -352,7 +397,10 @@ def register(model: M | None = None, /, **options: Any) -> M | Callable[[M], M]:
 
     Options: ``include_fields``, ``exclude_fields``, ``mask_fields``,
     ``m2m_fields``, ``entity``, ``entity_name``, ``guest_fields``,
-    ``actions``, ``bulk``, ``description``.
+    ``actions``, ``bulk``, ``description``, ``accessor`` (the name of an
+    attribute that gives an instance its logs: ``product.activity.all()``).
+    An unknown option, or a field both included and excluded, raises
+    ``ImproperlyConfigured``.
     """
     if model is None:
 

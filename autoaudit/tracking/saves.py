@@ -37,7 +37,7 @@ from django.db import connections, models
 from django.db.models.fields import AutoFieldMixin
 
 from autoaudit.conf import get_settings
-from autoaudit.tracking import store
+from autoaudit.tracking import hooks, store
 from autoaudit.tracking.guards import guarded
 from autoaudit.tracking.record import LogDraft, assemble, instance_name, subject_secrets
 from autoaudit.tracking.snapshot import (
@@ -103,6 +103,8 @@ def combines(frame: SaveFrame, using: str, given: Mapping[str, Any]) -> bool:
         return False  # a composite key: not one column to guard or return
     if get_settings().ON_ERROR != "raise":
         return False
+    if not hooks.combinable(tracker.model, pk_is_set(instance)):
+        return False  # pre_log/post_log receivers (see hooks.combinable)
     pk = concrete._meta.pk
     if not instance._state.adding:
         # An update (an UPDATE first, an INSERT if it finds no row).

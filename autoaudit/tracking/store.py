@@ -15,6 +15,10 @@ classes; it does not pass through ``connection.execute_wrapper()`` hooks.
 :func:`save` inserts one draft through the ORM and returns the saved
 ``ActivityLog`` (the manual helpers hand it back to their caller).
 
+Every row passes :mod:`autoaudit.tracking.hooks` here, whichever path built
+it: ``pre_log`` before it is written (a receiver may veto or change it),
+``post_log`` once it is committed.
+
 The log model is looked up in the app registry, not imported: the store sits
 below ``autoaudit.models`` in the layers.
 """
@@ -33,6 +37,7 @@ from django.utils import timezone
 
 from autoaudit.actors.scopes import is_disabled
 from autoaudit.conf import get_settings
+from autoaudit.tracking import hooks
 from autoaudit.tracking.record import LogDraft
 from autoaudit.tracking.rows import holds_write_lock
 
@@ -202,6 +207,10 @@ def with_row(
     digits are replaced by its digits). ``when_changed``: the log goes in
     only if the statement changed a row (a guarded ``UPDATE``).
     """
+    approved = hooks.approve(draft, alias)  # pre_log
+    if approved is None:
+        return row_sql, list(row_params)  # vetoed: Django's statement alone
+    draft = approved
     connection = connections[alias]
     compiled = _compiled(alias)
     row = compiled.params(draft, timezone.now(), connection)
@@ -261,17 +270,23 @@ def write(drafts: Sequence[LogDraft], using: str) -> None:
     Callers check ``autoaudit.disabled()`` where a write starts (nothing
     is even assembled inside it).
     """
+    drafts = hooks.approved(drafts, using)  # pre_log
     if not drafts:
         return
     if get_settings().ON_ERROR == "raise":
         _execute(drafts, using)
+        hooks.written(drafts, using)  # post_log, on commit
         return
+    written = []
     for draft in drafts:
         try:
             with transaction.atomic(using=using):
                 _execute([draft], using)
         except (DatabaseError, ValueError, TypeError) as exc:
             _report(draft, exc)
+        else:
+            written.append(draft)
+    hooks.written(written, using)  # post_log, on commit
 
 
 def unsaved(draft: LogDraft) -> models.Model:
@@ -294,15 +309,19 @@ def save(draft: LogDraft, using: str | None = None) -> models.Model | None:
     """
     if is_disabled():
         return None
-    log = unsaved(draft)
-    alias = using or router.db_for_write(type(log))
+    alias = using or router.db_for_write(log_model())
+    approved = hooks.approve(draft, alias)  # pre_log
+    if approved is None:
+        return None
+    log = unsaved(approved)
     if get_settings().ON_ERROR == "raise":
         log.save(force_insert=True, using=alias)
-        return log
-    try:
-        with transaction.atomic(using=alias):
-            log.save(force_insert=True, using=alias)
-    except (DatabaseError, ValueError, TypeError) as exc:
-        _report(draft, exc)
-        return None
+    else:
+        try:
+            with transaction.atomic(using=alias):
+                log.save(force_insert=True, using=alias)
+        except (DatabaseError, ValueError, TypeError) as exc:
+            _report(approved, exc)
+            return None
+    hooks.written([approved], alias)  # post_log, on commit
     return log
