@@ -6,8 +6,9 @@ from django.db import connection
 
 
 def save_log_statements() -> int:
-    """Statements the log of one save adds to Django's own: none on
-    PostgreSQL, where it goes in with Django's ``INSERT`` or ``UPDATE``."""
+    """Statements the log of one save (or of the delete of a lone row whose
+    values are known) adds to Django's own: none on PostgreSQL, where it
+    goes in with Django's ``INSERT``, ``UPDATE`` or ``DELETE``."""
     return 0 if connection.vendor == "postgresql" else 1
 
 
