@@ -23,6 +23,7 @@ import contextlib
 import copy
 import datetime
 import decimal
+import marshal
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -184,6 +185,13 @@ def _kept(value: Any) -> Any:
     field is read before its save, as without a snapshot."""
     if not isinstance(value, dict | list):
         return value
+    try:
+        # marshal copies plain JSON (dicts, lists, str, numbers) exactly,
+        # in C, about three times faster than deepcopy(), and refuses the
+        # rest (a custom decoder's objects, subclasses): those take deepcopy().
+        return marshal.loads(marshal.dumps(value))
+    except ValueError:
+        pass
     try:
         return copy.deepcopy(value)
     except Exception:  # RecursionError included
