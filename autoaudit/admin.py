@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format, time_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
@@ -112,13 +113,13 @@ class ActivityLogAdmin(_LogAdminBase):
     """Read-only browsing of the activity log."""
 
     list_display = (
-        "created_at",
+        "created_column",
         "actor_column",
         "action_badge",
         "target_column",
         "short_description",
     )
-    list_display_links = ("created_at",)
+    list_display_links = ("created_column",)
     list_filter = ("actor_type", ActionListFilter, EntityListFilter)
     date_hierarchy = "created_at"
     search_fields = ("actor_identifier", "actor_name", "entity_name")
@@ -174,6 +175,19 @@ class ActivityLogAdmin(_LogAdminBase):
     def actor(self, obj: ActivityLog) -> str:
         return obj.get_actor_display_name()
 
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created_column(self, obj: ActivityLog) -> SafeString:
+        # The date above the time: a one-line date column (the admin keeps
+        # date fields on one line) left the description too little room.
+        local = timezone.localtime(obj.created_at)
+        return format_html(
+            '<time datetime="{}"><span class="aa-when">{}</span> '
+            '<span class="aa-when">{}</span></time>',
+            local.isoformat(),
+            date_format(local, "DATE_FORMAT"),
+            time_format(local, "TIME_FORMAT"),
+        )
+
     @admin.display(description=_("actor"), ordering="actor_identifier")
     def actor_column(self, obj: ActivityLog) -> SafeString:
         return format_html(
@@ -188,7 +202,8 @@ class ActivityLogAdmin(_LogAdminBase):
         # The model's verbose name ("Contact message"), not the stored
         # short entity ("contactmessage").
         return format_html(
-            '{} <span class="aa-muted">{}</span>',
+            '<span class="aa-cell-text aa-cell-text--narrow">'
+            '{} <span class="aa-muted">{}</span></span>',
             obj.entity_name or obj.entity_pk or "",
             entity_label(obj),
         )
@@ -200,9 +215,9 @@ class ActivityLogAdmin(_LogAdminBase):
         )
 
     @admin.display(description=_("description"))
-    def short_description(self, obj: ActivityLog) -> str:
+    def short_description(self, obj: ActivityLog) -> SafeString:
         text = obj.description or ""
-        return shorten(text, 70)
+        return format_html('<span class="aa-cell-text">{}</span>', shorten(text, 70))
 
     @admin.display(description=_("target"))
     def target(self, obj: ActivityLog) -> SafeString | str:

@@ -82,7 +82,7 @@ def clerk() -> User:
 
 
 def rows(html: str) -> int:
-    return len(re.findall(r'<th class="field-created_at[^"]*">', html))
+    return len(re.findall(r'<th class="field-created_column[^"]*">', html))
 
 
 def test_changelist(client: Client, root: User) -> None:
@@ -266,7 +266,7 @@ def test_the_target_column_shows_the_verbose_name(client: Client, root: User) ->
     make_log(entity="thing", computed_entity="legacy.Thing", entity_name="Old")
     html = login(client, root).get(CHANGELIST).text
     verbose = str(StringKeyItem._meta.verbose_name).capitalize()
-    assert f'Odd <span class="aa-muted">{verbose}</span>' in html
+    assert f"Odd <span class=\"aa-muted\">{verbose}</span>" in html
     assert 'Old <span class="aa-muted">thing</span>' in html  # a model gone: as stored
     assert ">stringkeyitem<" not in html
 
