@@ -266,7 +266,7 @@ def test_the_target_column_shows_the_verbose_name(client: Client, root: User) ->
     make_log(entity="thing", computed_entity="legacy.Thing", entity_name="Old")
     html = login(client, root).get(CHANGELIST).text
     verbose = str(StringKeyItem._meta.verbose_name).capitalize()
-    assert f"Odd <span class=\"aa-muted\">{verbose}</span>" in html
+    assert f'Odd <span class="aa-muted">{verbose}</span>' in html
     assert 'Old <span class="aa-muted">thing</span>' in html  # a model gone: as stored
     assert ">stringkeyitem<" not in html
 
