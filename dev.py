@@ -4,6 +4,10 @@
     python3 dev.py example          # venv, install, migrate, demo data, serve :8000
     python3 dev.py test             # venv, install, run the test suite (SQLite)
 
+``example`` installs only what the shop needs (autoaudit and its
+dependencies); ``test`` adds the dev tools (pytest, ruff, mypy, mkdocs,
+Playwright...). Both use ``.venv`` and show pip's progress.
+
 Options for ``test`` (CI uses them for its matrix):
     --db sqlite|postgres|mysql      database (default: $AUTOAUDIT_TEST_DB or sqlite)
     --python PATH                   interpreter for the virtualenv (default: this one)
@@ -16,13 +20,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 EXTRAS = {"sqlite": "dev", "postgres": "dev,postgres", "mysql": "dev,mysql"}
+#: The example shop needs autoaudit's own dependencies only.
+EXAMPLE_EXTRAS = ""
 
 
 def _bin(venv: Path, name: str) -> Path:
@@ -35,21 +44,37 @@ def run(*cmd: object, **kwargs: object) -> None:
 
 
 def ensure_venv(python: str, venv: Path, extras: str, django: str | None) -> Path:
-    """Create ``venv`` and install the project with ``extras`` (cached by a stamp)."""
-    stamp_text = "\n".join([python, extras, django or "", (ROOT / "pyproject.toml").read_text()])
-    stamp = hashlib.sha256(stamp_text.encode()).hexdigest()
+    """Create ``venv`` and install the project with ``extras`` (cached by a stamp).
+
+    The stamp records the extras installed; a venv that already has them
+    (``test`` ran before ``example``) is reused as it is, and one that lacks
+    some gets the union, so the two commands can share ``.venv``.
+    """
+    base = hashlib.sha256(
+        "\n".join([python, django or "", (ROOT / "pyproject.toml").read_text()]).encode()
+    ).hexdigest()
+    wanted = {extra for extra in extras.split(",") if extra}
     stamp_file = venv / ".autoaudit-stamp"
     py = _bin(venv, "python")
-    if py.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
-        return py
+    installed: set[str] = set()
+    if py.exists() and stamp_file.exists():
+        try:
+            stamp = json.loads(stamp_file.read_text())
+        except ValueError:  # an older stamp (a bare hash): reinstall
+            stamp = {}
+        if isinstance(stamp, dict) and stamp.get("base") == base:
+            installed = set(stamp.get("extras", []))
+            if wanted <= installed:
+                return py
     if not py.exists():
         run(python, "-m", "venv", venv)
-    run(py, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    requirements = [f"-e{ROOT}[{extras}]"]
+        run(py, "-m", "pip", "install", "--upgrade", "pip")
+    extras = ",".join(sorted(wanted | installed))
+    requirements = [f"-e{ROOT}[{extras}]" if extras else f"-e{ROOT}"]
     if django:
         requirements.append(django)
-    run(py, "-m", "pip", "install", "--quiet", *requirements)
-    stamp_file.write_text(stamp)
+    run(py, "-m", "pip", "install", *requirements)
+    stamp_file.write_text(json.dumps({"base": base, "extras": sorted(wanted | installed)}))
     return py
 
 
@@ -68,19 +93,51 @@ def cmd_test(args: argparse.Namespace, pytest_args: list[str]) -> int:
     return code
 
 
+def example_urls(port: str) -> str:
+    """Where to look once the shop is served (printed when it is up)."""
+    site = f"http://127.0.0.1:{port}"
+    return "\n".join(
+        [
+            "",
+            "The example shop is up:",
+            f"  shop      {site}/",
+            f"  timeline  {site}/activity/    (log in: admin/admin sees everyone's)",
+            f"  privacy   {site}/privacy/     (a guest's opt-out)",
+            f"  admin     {site}/admin/       (admin/admin)",
+            "Users: admin/admin (superuser), staff/staff, john/john (a customer).",
+            "Ctrl+C stops the server.",
+            "",
+        ]
+    )
+
+
+def _wait_for_port(port: int, server: subprocess.Popen[bytes], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
 def cmd_example(args: argparse.Namespace) -> int:
-    py = ensure_venv(args.python, Path(args.venv), "dev", args.django)
+    py = ensure_venv(args.python, Path(args.venv), EXAMPLE_EXTRAS, args.django)
     manage = ROOT / "example_project" / "manage.py"
     run(py, manage, "migrate", "--noinput")
     run(py, manage, "demo")
     if args.no_serve:
+        print(example_urls(args.port).replace("is up", "is ready (serve it without --no-serve)"))
         return 0
-    print(f"Serving the example shop on http://127.0.0.1:{args.port}/ (Ctrl+C stops)")
+    server = subprocess.Popen([str(py), str(manage), "runserver", f"127.0.0.1:{args.port}"])
     try:
-        return subprocess.run(
-            [str(py), str(manage), "runserver", f"127.0.0.1:{args.port}"]
-        ).returncode
+        if _wait_for_port(int(args.port), server):
+            print(example_urls(args.port), flush=True)
+        return server.wait()
     except KeyboardInterrupt:
+        server.terminate()
+        server.wait()
         return 0
 
 

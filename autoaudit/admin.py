@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import django
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
@@ -19,6 +20,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format, time_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
@@ -26,10 +28,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from autoaudit.conf import get_settings
+from autoaudit.enums import ActionType
 from autoaudit.models import ActivityLog
 from autoaudit.values.serialization import shorten
 from autoaudit.web import access, dashboard
-from autoaudit.web.display import build_entry
+from autoaudit.web.display import build_entry, entity_label
 from autoaudit.web.forms import entity_choices, filter_entity
 from autoaudit.web.pagination import cursor_of, fetch_page
 
@@ -57,6 +60,28 @@ class EntityListFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: Any) -> Any:
         value = self.value()
         return filter_entity(queryset, value) if value else queryset
+
+
+class ActionListFilter(admin.SimpleListFilter):
+    """Filter by action, offering only the actions that occur (in the
+    chosen entity's rows when the entity filter is set), not all of them."""
+
+    title = _("action")
+    # The name of the field filter it replaces, so existing links keep working.
+    parameter_name = "action__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        entity = request.GET.get(EntityListFilter.parameter_name) or None
+        present = set(dashboard.logged_actions(entity))
+        if self.value():
+            present.add(str(self.value()))  # a link to an action no longer present
+        known = [(value, str(label)) for value, label in ActionType.choices if value in present]
+        unknown = [(value, value) for value in sorted(present - set(ActionType.values))]
+        return known + unknown
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        value = self.value()
+        return queryset.filter(action=value) if value else queryset
 
 
 def _pretty_json(value: Any) -> SafeString | str:
@@ -88,14 +113,14 @@ class ActivityLogAdmin(_LogAdminBase):
     """Read-only browsing of the activity log."""
 
     list_display = (
-        "created_at",
+        "created_column",
         "actor_column",
         "action_badge",
         "target_column",
         "short_description",
     )
-    list_display_links = ("created_at",)
-    list_filter = ("actor_type", "action", EntityListFilter)
+    list_display_links = ("created_column",)
+    list_filter = ("actor_type", ActionListFilter, EntityListFilter)
     date_hierarchy = "created_at"
     search_fields = ("actor_identifier", "actor_name", "entity_name")
     list_select_related = ("user",)
@@ -150,6 +175,19 @@ class ActivityLogAdmin(_LogAdminBase):
     def actor(self, obj: ActivityLog) -> str:
         return obj.get_actor_display_name()
 
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created_column(self, obj: ActivityLog) -> SafeString:
+        # The date above the time: a one-line date column (the admin keeps
+        # date fields on one line) left the description too little room.
+        local = timezone.localtime(obj.created_at)
+        return format_html(
+            '<time datetime="{}"><span class="aa-when">{}</span> '
+            '<span class="aa-when">{}</span></time>',
+            local.isoformat(),
+            date_format(local, "DATE_FORMAT"),
+            time_format(local, "TIME_FORMAT"),
+        )
+
     @admin.display(description=_("actor"), ordering="actor_identifier")
     def actor_column(self, obj: ActivityLog) -> SafeString:
         return format_html(
@@ -161,10 +199,13 @@ class ActivityLogAdmin(_LogAdminBase):
 
     @admin.display(description=_("target"), ordering="entity_name")
     def target_column(self, obj: ActivityLog) -> SafeString:
+        # The model's verbose name ("Contact message"), not the stored
+        # short entity ("contactmessage").
         return format_html(
-            '{} <span class="aa-muted">{}</span>',
+            '<span class="aa-cell-text aa-cell-text--narrow">'
+            '{} <span class="aa-muted">{}</span></span>',
             obj.entity_name or obj.entity_pk or "",
-            obj.entity,
+            entity_label(obj),
         )
 
     @admin.display(description=_("action"), ordering="action")
@@ -174,9 +215,9 @@ class ActivityLogAdmin(_LogAdminBase):
         )
 
     @admin.display(description=_("description"))
-    def short_description(self, obj: ActivityLog) -> str:
+    def short_description(self, obj: ActivityLog) -> SafeString:
         text = obj.description or ""
-        return shorten(text, 70)
+        return format_html('<span class="aa-cell-text">{}</span>', shorten(text, 70))
 
     @admin.display(description=_("target"))
     def target(self, obj: ActivityLog) -> SafeString | str:
@@ -256,6 +297,9 @@ class ActivityHistoryMixin(_MixinBase):
             "next_url": f"?cursor={page.next_cursor.encode()}" if page.next_cursor else "",
             "is_first_page": cursor is None,
             "can_view_all": access.can_view_all(request.user),
+            # Django 6.0 made the admin's breadcrumbs a list (<ol>); 5.2
+            # styles a <div> with &rsaquo; separators, and shows a list numbered.
+            "breadcrumbs_as_list": django.VERSION >= (6, 0),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(

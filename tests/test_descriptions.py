@@ -101,3 +101,21 @@ def test_standard_texts_are_translated_when_used(
         assert describe(action, "product", name) == english
     with translation.override("id"):
         assert describe(action, "produk", name) == indonesian
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("", "Sale", 'Updated product "Mug": note "" → Sale'),
+        ("Sale", "", 'Updated product "Mug": note Sale → ""'),
+        ("  ", "Sale", 'Updated product "Mug": note "  " → Sale'),
+        (None, "Sale", 'Updated product "Mug": note ∅ → Sale'),
+    ],
+)
+def test_an_empty_text_is_visible_not_a_double_space(
+    old: str | None, new: str, expected: str
+) -> None:
+    with translation.override("en"):
+        text = describe("update", "product", "Mug", [("note", old, new)])
+    assert text == expected
+    assert "  →" not in text and "→  " not in text

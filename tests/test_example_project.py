@@ -199,3 +199,74 @@ def test_a_command_changes_data_as_the_system(example_env: dict[str, str]) -> No
     assert "Restocked" in result.stdout
     check = _run(["-c", SYSTEM_CHECK, str(EXAMPLE)], example_env)
     assert "system ok" in check.stdout
+
+
+# The product page's history follows the documented access rules; the shop
+# links to the timeline and the privacy page; checkout thanks by number.
+ACCESS_SCRIPT = """
+import re
+import sys
+
+sys.path.insert(0, sys.argv[1])
+import django
+
+django.setup()
+
+from django.contrib.auth.models import User
+from django.test import Client
+
+import autoaudit
+from autoaudit.models import ActivityLog
+from core.models import Product
+
+laptop = Product.objects.get(sku="ASUS-ROG-G15")
+staff = User.objects.get(username="staff")
+admin = User.objects.get(username="admin")
+assert not staff.has_perm("autoaudit.view_activitylog")
+everyone = ActivityLog.objects.for_instance(laptop)
+assert everyone.exclude(user=staff).exists() and everyone.filter(user=staff).exists()
+
+
+def history_rows(client):
+    html = client.get(f"/products/{laptop.pk}/").text
+    assert 'href="/activity/core.Product/' in html, "no link to the full history"
+    section = html.split('<ul class="history">', 1)[1].split("</ul>", 1)[0]
+    return section.count("<li>")
+
+
+with autoaudit.disabled():
+    staff_client = Client()
+    staff_client.force_login(staff)
+    admin_client = Client()
+    admin_client.force_login(admin)
+# Staff without the permission: only their own rows (the page's own view
+# log included), and the page says so.
+own = history_rows(staff_client)
+assert own == min(10, ActivityLog.objects.for_instance(laptop).filter(user=staff).count()), own
+html = staff_client.get(f"/products/{laptop.pk}/").text
+assert "Only your own activity" in html
+assert "Created product" not in html  # admin's create of the catalogue
+# The superuser: everyone's.
+rows = history_rows(admin_client)
+assert rows == min(10, ActivityLog.objects.for_instance(laptop).count()) > own, rows
+assert "Everyone" in admin_client.get(f"/products/{laptop.pk}/").text
+
+# Links from the shop to the timeline and the privacy page.
+home = Client().get("/").text
+assert 'href="/activity/"' in home and 'href="/privacy/"' in home
+
+# Checkout: "Your order #N", not "Your order Order #N".
+customer = Client()
+customer.post(f"/cart/add/{laptop.pk}/")
+response = customer.post("/cart/checkout/", {"email": "buyer@example.com"}, follow=True)
+assert response.status_code == 200, response.status_code
+message = re.search(r"Thank you! Your order [^<]+ was placed.", response.text)
+assert message is not None, response.text
+assert "Order #" not in message.group(0), message.group(0)
+print("access ok")
+"""
+
+
+def test_product_history_follows_the_access_rules(example_env: dict[str, str]) -> None:
+    result = _run(["-c", ACCESS_SCRIPT, str(EXAMPLE)], example_env)
+    assert "access ok" in result.stdout

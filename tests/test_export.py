@@ -162,6 +162,25 @@ def test_entity_filter_short_or_dotted() -> None:
     assert [r["id"] for r in dotted] == [other.pk]
 
 
+@pytest.mark.parametrize("entity", ["nonexistent.Model", "nosuchthing", "testapp.NoSuch"])
+def test_an_unknown_entity_is_an_error_naming_it(entity: str) -> None:
+    make_log()
+    with pytest.raises(CommandError, match=f"Unknown entity '{entity}'"):
+        export("--entity", entity)
+
+
+def test_entities_that_exist_only_in_the_logs_or_only_as_models() -> None:
+    # A model removed since: its logs stay exportable by either name.
+    legacy = make_log(entity="thing", computed_entity="legacy.Thing")
+    assert [r["id"] for r in records(export("--entity", "legacy.Thing")[0])] == [legacy.pk]
+    assert [r["id"] for r in records(export("--entity", "thing")[0])] == [legacy.pk]
+    # An installed model without logs: nothing to export, and no error.
+    assert records(export("--entity", "testapp.UUIDItem")[0]) == []
+    # The model's label in another case finds its rows (stored as "testapp.Product").
+    product = make_log()
+    assert [r["id"] for r in records(export("--entity", "testapp.product")[0])] == [product.pk]
+
+
 def test_since_and_until() -> None:
     now = timezone.now()
     old = make_log(days_ago=10)

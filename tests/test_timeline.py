@@ -183,7 +183,7 @@ def test_real_tracked_changes_render(client: Client, track: Track, root: User) -
 
 def test_empty_states(client: Client, alice: User) -> None:
     login(client, alice)
-    assert "No activity yet." in client.get(URL).text
+    assert "You have no activity yet." in client.get(URL).text
     make_log(user=alice, action="update")
     assert "No activity matches these filters." in client.get(URL + "?action=delete").text
 

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from pytest_django import DjangoAssertNumQueries, Settings
 
 import autoaudit
 from autoaudit.conf import parse_settings
 from autoaudit.web.dashboard import get_counts, get_dashboard, get_entities
-from tests.ui_factories import make_logs
+from tests.ui_factories import login, make_logs
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +118,47 @@ def test_shown_only_to_who_sees_all(client: Client, data: None) -> None:
     with autoaudit.disabled():
         client.force_login(alice)
     assert 'class="aa-stats"' not in client.get("/activity/").text
+
+
+def test_counts_follow_the_active_filters(client: Client, root: User, data: None) -> None:
+    login(client, root)
+    html = client.get("/activity/").text
+    assert re.findall(r'<span class="aa-stat-value">(\d+)</span>', html) == ["3", "5", "9"]
+    assert "Counts of all activity" in html
+    # Deletions only (cached separately from the unfiltered counts).
+    html = client.get("/activity/?action=delete").text
+    assert re.findall(r'<span class="aa-stat-value">(\d+)</span>', html) == ["0", "2", "2"]
+    assert "Counts for these filters" in html
+    html = client.get("/activity/?actor_type=guest").text
+    assert re.findall(r'<span class="aa-stat-value">(\d+)</span>', html) == ["3", "3", "7"]
+    # A date range narrows the windows too.
+    since = (timezone.localdate() - timedelta(days=25)).isoformat()
+    until = (timezone.localdate() - timedelta(days=2)).isoformat()
+    html = client.get(f"/activity/?since={since}&until={until}").text
+    assert re.findall(r'<span class="aa-stat-value">(\d+)</span>', html) == ["0", "2", "6"]
+    # An invalid filter is left out of the counts as it is of the list.
+    html = client.get("/activity/?action=nonsense").text
+    assert re.findall(r'<span class="aa-stat-value">(\d+)</span>', html) == ["3", "5", "9"]
+
+
+def test_counts_say_when_they_were_made(client: Client, root: User, data: None) -> None:
+    login(client, root)
+    counted = timezone.now()
+    with translation.override("en"):
+        html = client.get("/activity/").text
+    match = re.search(r'<time datetime="([^"]+)" title="[^"]+">as of ([^<]+)</time>', html)
+    assert match is not None, html
+    as_of = datetime.fromisoformat(match.group(1))
+    assert abs((as_of - counted).total_seconds()) < 60
+    assert match.group(2) == formats.time_format(timezone.localtime(as_of), "TIME_FORMAT")
+    # From the cache later on: the moment of the count, not of the page.
+    make_logs(4)
+    html = client.get("/activity/").text
+    assert f'<time datetime="{match.group(1)}"' in html
+    assert re.findall(r'<span class="aa-stat-value">(\d+)</span>', html)[0] == "3"
+
+
+def test_the_as_of_time_survives_the_cache(data: None) -> None:
+    first = get_dashboard()
+    assert first.as_of is not None and not first.filtered
+    assert get_dashboard().as_of == first.as_of

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -249,3 +249,64 @@ def test_object_history_of_uuid_keys_by_text(client: Client, root: User) -> None
     log = make_log(computed_entity="testapp.UUIDItem", entity="uuiditem", entity_pk=str(key))
     login(client, root)
     assert ids(client.get(history_url("testapp.UUIDItem", key))) == {log.pk}
+
+
+def _title(response: TextResponse) -> str:
+    match = re.search(r'<h1 class="aa-title">([^<]*)</h1>', response.text)
+    assert match is not None
+    return match.group(1)
+
+
+def test_object_history_names_the_object(
+    client: Client, root: User, alice: User, track: Track
+) -> None:
+    track(Product)
+    with autoaudit.actor(user=root):
+        product = Product.objects.create(name="Laptop")
+    Product.objects.filter(pk=product.pk).update(name="Laptop Pro")  # untracked rename
+    url = history_url("testapp.Product", product.pk)
+    # Who sees every log: the object's name now, not the one logged.
+    response = login(client, root).get(url)
+    assert _title(response) == "Laptop Pro"
+    assert "<title>History of Laptop Pro</title>" in response.text
+    # A user who sees none of its entries and may not view products: its
+    # kind and key only, so the page does not reveal names; and an honest
+    # empty state that does not count what is hidden.
+    response = login(client, alice).get(url)
+    assert _title(response) == f"Product #{product.pk}"
+    assert "Laptop" not in response.text
+    assert "No activity you can see" in response.text
+    assert "No activity yet." not in response.text
+    # ... with the model's view permission, the name.
+    alice.user_permissions.add(Permission.objects.get(codename="view_product"))
+    alice = User.objects.get(pk=alice.pk)  # a fresh permission cache
+    assert _title(login(client, alice).get(url)) == "Laptop Pro"
+
+
+def test_object_history_of_a_deleted_object_is_named_by_its_last_log(
+    client: Client, root: User, alice: User, track: Track
+) -> None:
+    track(Product)
+    with autoaudit.actor(user=root):
+        product = Product.objects.create(name="Mug")
+        product.name = "Big mug"
+        product.save()
+        pk = product.pk
+        product.delete()
+    url = history_url("testapp.Product", pk)
+    assert _title(login(client, root).get(url)) == "Big mug"
+    assert _title(login(client, alice).get(url)) == f"Product #{pk}"
+
+
+def test_object_history_of_an_object_without_any_log(client: Client, alice: User) -> None:
+    response = login(client, alice).get(history_url("testapp.Product", 12345))
+    assert _title(response) == "Product #12345"
+    assert "No activity yet." in response.text
+    assert "you can see" not in response.text
+
+
+def test_object_history_with_a_key_the_model_cannot_read(client: Client, root: User) -> None:
+    response = login(client, root).get(history_url("testapp.Product", "not-a-number"))
+    assert _title(response) == "Product #not-a-number"
+    response = login(client, root).get(history_url("testapp.UUIDItem", "not-a-uuid"))
+    assert _title(response).endswith("#not-a-uuid")

@@ -25,7 +25,12 @@ def _preview(value: Any) -> str:
     # A summary, not the record: the full value is in old/new_values.
     if isinstance(value, dict | list):
         return json_text(value, VALUE_PREVIEW)
-    return shorten(safe_str(value), VALUE_PREVIEW)
+    text = safe_str(value)
+    if not text.strip():
+        # Quoted, so an empty or blank text is visible: `note "" → "x"`,
+        # not `note  → x` with a stray double space.
+        return json_text(text, VALUE_PREVIEW)
+    return shorten(text, VALUE_PREVIEW)
 
 
 def describe(

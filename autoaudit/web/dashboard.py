@@ -1,15 +1,18 @@
 """Dashboard numbers: activity counts per action and per actor type for
 today, the last 7 days and the last 30 days.
 
-Counting a large table on every page view would be slow, so the counts
-come from one grouped query over the last 30 days and are kept in Django's
-cache (default alias) for ``AUTOAUDIT["DASHBOARD_CACHE_TIMEOUT"]``
-seconds (0 turns the cache off). The key carries the local date, so "today"
-starts afresh at midnight whatever the timeout.
+Count queries are cached: the counts come from one grouped query over the
+last 30 days and are kept in Django's cache (default alias) for
+``AUTOAUDIT["DASHBOARD_CACHE_TIMEOUT"]`` seconds (0 turns the cache off),
+with the moment they were counted, which the page shows ("as of 14:05").
+They count the rows of the queryset they are given, so the timeline's
+counts follow its active filters; the key carries that query, and the local
+date, so "today" starts afresh at midnight whatever the timeout.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,10 +24,11 @@ from django.utils.translation import gettext_lazy as _
 
 from autoaudit.conf import get_settings
 from autoaudit.enums import ActionType, ActorType
-from autoaudit.models import ActivityLog
+from autoaudit.models import ActivityLog, ActivityLogQuerySet
 from autoaudit.tracking.registry import entity_labels, registered_models
+from autoaudit.web.forms import filter_entity
 
-_KEY = "autoaudit:dashboard:v1:{day}:{tz}"
+_KEY = "autoaudit:dashboard:v2:{day}:{tz}:{query}"
 WINDOWS = ("today", "week", "month")
 WINDOW_LABELS = {"today": _("Today"), "week": _("7 days"), "month": _("30 days")}
 
@@ -45,6 +49,10 @@ class Dashboard:
     totals: tuple[int, int, int]
     actions: list[CountRow]
     actor_types: list[CountRow]
+    #: When the counts were made (they may come from the cache).
+    as_of: datetime | None = None
+    #: True when they count only the rows of active filters.
+    filtered: bool = False
 
     @property
     def window_labels(self) -> list[str]:
@@ -62,12 +70,15 @@ def _starts(now: datetime) -> dict[str, datetime]:
     return {"today": midnight, "week": now - timedelta(days=7), "month": now - timedelta(days=30)}
 
 
-def compute_counts(now: datetime) -> dict[str, Any]:
-    """The raw counts, ``{"action": {value: [today, week, month]}, ...}``
+def compute_counts(now: datetime, queryset: ActivityLogQuerySet | None = None) -> dict[str, Any]:
+    """The raw counts of ``queryset`` (default: every log),
+    ``{"action": {value: [today, week, month]}, ..., "as_of": iso time}``
     (plain data, so any cache backend can store it). One query."""
     starts = _starts(now)
+    if queryset is None:
+        queryset = ActivityLog.objects.all()
     rows = (
-        ActivityLog.objects.filter(created_at__gte=starts["month"])
+        queryset.filter(created_at__gte=starts["month"])
         .order_by()
         .values("action", "actor_type")
         .annotate(
@@ -83,20 +94,37 @@ def compute_counts(now: datetime) -> dict[str, Any]:
             total = counts[kind].setdefault(row[kind], [0, 0, 0])
             for index, number in enumerate(numbers):
                 total[index] += number
-    return counts
+    return {**counts, "as_of": now.isoformat()}
 
 
-def get_counts(now: datetime | None = None) -> dict[str, Any]:
-    """The counts, from the cache when they are fresh enough."""
+def _query_key(queryset: ActivityLogQuerySet | None) -> str:
+    """A short, stable name of what ``queryset`` selects (its SQL with the
+    parameters), so each combination of filters has its own cache entry."""
+    if queryset is None:
+        return "all"
+    sql, params = queryset.query.sql_with_params()
+    text = f"{queryset.db}\n{sql}\n{params!r}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def get_counts(
+    now: datetime | None = None, queryset: ActivityLogQuerySet | None = None
+) -> dict[str, Any]:
+    """The counts of ``queryset`` (default: every log), from the cache when
+    they are fresh enough."""
     now = now or timezone.now()
     timeout = get_settings().DASHBOARD_CACHE_TIMEOUT
     if timeout == 0:
-        return compute_counts(now)
+        return compute_counts(now, queryset)
     local_day = (timezone.localtime(now) if timezone.is_aware(now) else now).date()
-    key = _KEY.format(day=local_day.isoformat(), tz=timezone.get_current_timezone_name())
+    key = _KEY.format(
+        day=local_day.isoformat(),
+        tz=timezone.get_current_timezone_name(),
+        query=_query_key(queryset),
+    )
     counts: dict[str, Any] | None = cache.get(key)
     if counts is None:
-        counts = compute_counts(now)
+        counts = compute_counts(now, queryset)
         cache.set(key, counts, timeout)
     return counts
 
@@ -111,16 +139,26 @@ def _rows(kind: str, raw: dict[str, list[int]], choices: Any) -> list[CountRow]:
     return sorted(rows, key=lambda row: (-row.counts[2], row.label))
 
 
-def get_dashboard(now: datetime | None = None) -> Dashboard:
-    """The counts arranged for the template (labels in the active language)."""
-    counts = get_counts(now)
+def get_dashboard(
+    now: datetime | None = None,
+    *,
+    queryset: ActivityLogQuerySet | None = None,
+    filtered: bool = False,
+) -> Dashboard:
+    """The counts of ``queryset`` (default: every log) arranged for the
+    template (labels in the active language); ``filtered`` says the
+    queryset is narrowed by filters, which the page then mentions."""
+    counts = get_counts(now, queryset)
     actor_types = _rows("actor_type", counts.get("actor_type", {}), ActorType.choices)
     totals = tuple(sum(row.counts[i] for row in actor_types) for i in range(3))
+    as_of = counts.get("as_of")
     return Dashboard(
         windows=WINDOWS,
         totals=(totals[0], totals[1], totals[2]),
         actions=_rows("action", counts.get("action", {}), ActionType.choices),
         actor_types=actor_types,
+        as_of=datetime.fromisoformat(as_of) if isinstance(as_of, str) else None,
+        filtered=filtered,
     )
 
 
@@ -131,6 +169,24 @@ def entity_filter_labels(*, logged: bool) -> list[str]:
     if logged:
         labels.update(get_entities())
     return sorted(labels)
+
+
+def logged_actions(entity: str | None = None) -> list[str]:
+    """The actions that occur in the table (or in ``entity``'s rows, an
+    ``app_label.Model``), for filters that should offer only those; cached
+    like the counts."""
+    timeout = get_settings().DASHBOARD_CACHE_TIMEOUT
+    digest = hashlib.sha256((entity or "").encode()).hexdigest()[:32] if entity else "all"
+    key = f"autoaudit:actions:v1:{digest}"
+    actions: list[str] | None = cache.get(key) if timeout else None
+    if actions is None:
+        queryset = ActivityLog.objects.all()
+        if entity:
+            queryset = filter_entity(queryset, entity)
+        actions = sorted(queryset.order_by().values_list("action", flat=True).distinct())
+        if timeout:
+            cache.set(key, actions, timeout)
+    return actions
 
 
 def get_entities() -> list[str]:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from autoaudit.actors.consent import REASON_COOKIE, opt_out_reason
 from autoaudit.conf import get_settings
+from autoaudit.web.layout import page_context
 
 #: How long the opt-out cookie lasts: one year, then the browser forgets it.
 OPT_OUT_COOKIE_MAX_AGE = 365 * 24 * 60 * 60
@@ -50,6 +51,7 @@ def _status_page(request: HttpRequest, *, cookie_set: bool | None) -> HttpRespon
         "next": _next_url(request) or "",
         "opt_out_url": _sibling_url(request, "opt_out"),
         "opt_in_url": _sibling_url(request, "opt_in"),
+        **page_context(request),
     }
     return render(request, "autoaudit/privacy_status.html", context)
 

@@ -11,19 +11,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.decorators import method_decorator
 from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
 from autoaudit.conf import get_settings
 from autoaudit.models import ActivityLog, ActivityLogQuerySet
 from autoaudit.values.labels import model_for_label
-from autoaudit.web import access, dashboard
+from autoaudit.values.serialization import safe_str
+from autoaudit.web import access, dashboard, layout
 from autoaudit.web.display import Entry, build_entry, group_by_day
 from autoaudit.web.forms import ActivityFilterForm
 from autoaudit.web.login import SignInRequiredMixin
@@ -94,13 +98,23 @@ class TimelineView(SignInRequiredMixin, TemplateView):
         now = timezone.now()
         return [build_entry(log, now, self.history_url(log)) for log in page.rows]
 
+    def has_hidden_activity(self, form: ActivityFilterForm) -> bool:
+        """True when the page shows nothing but rows exist that the access
+        rules hide (the empty state says so, without a count). The
+        timeline is about the user's own activity, so it never asks."""
+        return False
+
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.can_view_all = access.can_view_all(request.user)
         partial = request.headers.get(PARTIAL_HEADER) == "1"
         cursor = self.get_cursor()
         form = self.get_filter_form()
+        queryset = form.apply(self.get_queryset())  # the dashboard counts it too
         page = self.get_page(form, cursor)
         entries = self.build_entries(page)
+        show_dashboard = (
+            self.show_dashboard and self.can_view_all and cursor is None and not partial
+        )
         context = self.get_context_data(
             filter_form=form,
             page=page,
@@ -110,11 +124,16 @@ class TimelineView(SignInRequiredMixin, TemplateView):
             first_url=self.first_url(),
             is_first_page=cursor is None,
             can_view_all=self.can_view_all,
+            # The counts follow the active filters.
             dashboard=(
-                dashboard.get_dashboard()
-                if self.show_dashboard and self.can_view_all and cursor is None and not partial
+                dashboard.get_dashboard(queryset=queryset, filtered=form.active)
+                if show_dashboard
                 else None
             ),
+            hidden_activity=(
+                not entries and cursor is None and not partial and self.has_hidden_activity(form)
+            ),
+            **layout.page_context(request),
             **kwargs,
         )
         template = self.partial_template_name if partial else self.get_template_names()
@@ -152,6 +171,52 @@ class ObjectHistoryView(TimelineView):
     def history_url(self, log: ActivityLog) -> str:
         return ""
 
+    def has_hidden_activity(self, form: ActivityFilterForm) -> bool:
+        return not self.can_view_all and self.get_base_queryset().exists()
+
+    def get_object(self) -> models.Model | None:
+        """The object if it still exists (``None`` if it was deleted, its
+        model is gone or the key does not fit the model)."""
+        if self.model is None:
+            return None
+        try:
+            pk = self.model._meta.pk.to_python(self.object_pk)
+            return self.model._default_manager.filter(pk=pk).first()
+        except (ValidationError, ValueError, TypeError):
+            return None
+
+    def may_name_object(self, entries: list[Entry]) -> bool:
+        """Whether the title may show the object's current name: to who sees
+        every log, who sees an entry of it, or who may view its model.
+        Anyone else learns only its kind and key, so the page cannot be used
+        to read the names of objects (users, orders, messages) one has no
+        access to."""
+        if self.can_view_all or entries:
+            return True
+        if self.model is None:
+            return False
+        opts = self.model._meta
+        return bool(self.request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"))
+
+    def get_object_name(self, entries: list[Entry]) -> str:
+        """The page's title: ``str()`` of the object if it still exists, else
+        the name the newest visible entry logged, else its kind and key."""
+        if self.may_name_object(entries):
+            obj = self.get_object()
+            name = safe_str(obj).strip() if obj is not None else ""
+            if name:
+                return name
+        name = next((entry.log.entity_name for entry in entries if entry.log.entity_name), "")
+        return name or gettext("%(kind)s #%(pk)s") % {
+            "kind": self.object_kind(),
+            "pk": self.object_pk,
+        }
+
+    def object_kind(self) -> str:
+        if self.model is None:
+            return self.label
+        return str(capfirst(self.model._meta.verbose_name))
+
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().get(request, *args, **kwargs)
         if self.model is None and not response.context_data["entries"]:  # type: ignore[attr-defined]
@@ -161,14 +226,11 @@ class ObjectHistoryView(TimelineView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         entries: list[Entry] = context["entries"]
-        name = next((entry.log.entity_name for entry in entries if entry.log.entity_name), "")
         context.update(
             object_label=self.label,
             object_pk=self.object_pk,
-            object_name=name or self.object_pk,
-            object_kind=(
-                str(capfirst(self.model._meta.verbose_name)) if self.model else self.label
-            ),
+            object_name=self.get_object_name(entries),
+            object_kind=self.object_kind(),
             timeline_url=_timeline_url(self.request),
         )
         return context

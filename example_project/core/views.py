@@ -6,6 +6,7 @@ which no model save could record.
 """
 
 import autoaudit
+from autoaudit.access import can_view_all, visible_logs
 from autoaudit.models import ActivityLog
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -41,7 +42,11 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     context = {"product": product}
     if request.user.is_staff:
-        context["history"] = ActivityLog.objects.for_instance(product)[:10]
+        # The documented access rules (docs/ui.md, "Who sees what"): everyone's
+        # history with autoaudit.view_activitylog, otherwise only one's own.
+        history = ActivityLog.objects.for_instance(product).select_related("user")
+        context["history"] = visible_logs(request.user, history)[:10]
+        context["history_is_everyones"] = can_view_all(request.user)
     return render(request, "core/product_detail.html", context)
 
 

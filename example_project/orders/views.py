@@ -84,5 +84,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         for item in items:
             item.order = order
             item.save(update_fields=["order"])
-    messages.success(request, _("Thank you! Your order %(order)s was placed.") % {"order": order})
+    messages.success(
+        request, _("Thank you! Your order #%(number)s was placed.") % {"number": order.pk}
+    )
     return redirect("core:product_list")

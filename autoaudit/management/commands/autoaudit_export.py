@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from autoaudit.enums import ActorType
@@ -24,6 +25,7 @@ from autoaudit.lifecycle.selection import (
     plain_style,
     positive_int,
 )
+from autoaudit.values.labels import model_for_label, model_label
 
 
 class Command(BaseCommand):
@@ -82,10 +84,12 @@ class Command(BaseCommand):
             if not options["actor"].strip():
                 raise CommandError("--actor needs a non-empty identifier.")
             actor = match_actor(options["actor"])
+        logs = ActivityLog.objects.using(log_alias())
+        entity = self._known_entity(options["entity"], logs) if options["entity"] else None
         queryset = filter_logs(
-            ActivityLog.objects.using(log_alias()),
+            logs,
             actor=actor,
-            entity=options["entity"],
+            entity=entity,
             since=since,
             until=until,
             actor_type=options["actor_type"],
@@ -100,6 +104,30 @@ class Command(BaseCommand):
         else:
             rows = self._write(lambda text: self.stdout.write(text, ending=""), pages, options)
             self.stderr.write(f"Exported {rows} rows.", style_func=plain_style)
+
+    def _known_entity(self, entity: str, logs: Any) -> str:
+        """``entity`` as the logs store it, or a ``CommandError`` naming it
+        when neither an installed model nor any log has that name (a typo
+        would otherwise export nothing, silently). The entity of a model
+        removed since stays exportable while its logs exist."""
+        entity = entity.strip()
+        if "." in entity:
+            model = model_for_label(entity)
+            if model is not None:
+                return model_label(model)  # the stored case: "core.Product"
+            if logs.filter(computed_entity=entity).exists():
+                return entity
+        else:
+            short = entity.lower()
+            if any(model._meta.model_name == short for model in apps.get_models()):
+                return short
+            if logs.filter(entity=short).exists():
+                return short
+        raise CommandError(
+            f"Unknown entity {entity!r}: no installed model has that name and no log "
+            "names it. Use 'app_label.ModelName' (e.g. 'core.Product') or a short "
+            "entity name (e.g. 'product')."
+        )
 
     def _note_ambiguity(self, identifier: str, has_account: bool, queryset: Any) -> None:
         counts = counts_by_actor_type(queryset)
