@@ -220,3 +220,21 @@ def test_concurrent_saves_of_instances_loaded_together_log_a_true_chain(track: T
         assert old == {"stock": current}
         current = new["stock"]
     assert Product.objects.get(pk=made.pk).stock == current
+
+
+def test_kept_values_are_copies_where_they_can_change_in_place() -> None:
+    from decimal import Decimal
+
+    from autoaudit.tracking import snapshot
+
+    plain = {"specs": {"ram": 8}, "tags": ["a"]}
+    kept = snapshot._kept(plain)
+    assert kept == plain and kept is not plain and kept["specs"] is not plain["specs"]
+    odd = {"price": Decimal("1.50")}  # a custom decoder's value: marshal refuses it
+    assert snapshot._kept(odd) == odd and snapshot._kept(odd) is not odd
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    assert snapshot._kept(deep) is snapshot._MISSING  # read before its save instead
+    text = "unchanged"
+    assert snapshot._kept(text) is text
