@@ -93,7 +93,8 @@ def test_shape_treats_autoaudits_returning_as_djangos_statement() -> None:
 
 
 def test_shapes_split_autoaudits_combined_statement() -> None:
-    """PostgreSQL's one statement per save: Django's own, then the log insert."""
+    """PostgreSQL's one statement per save or lone delete: Django's own, then
+    the log insert."""
     log = 'INSERT INTO "activity_logs" ("action") VALUES (\'create\')'
     insert = 'INSERT INTO "t" ("a") VALUES (1) RETURNING "t"."id"'
     combined = f"WITH aa_row AS ({insert}), aa_log AS ({log}) SELECT * FROM aa_row"
@@ -112,6 +113,11 @@ def test_shapes_split_autoaudits_combined_statement() -> None:
     assert shapes(update + guard) == [shape(update)]  # guarded, nothing to log
     returning = f'{update}{guard} RETURNING "t"."b"'
     assert shapes(returning) == [shape(update + ' RETURNING "t"."b"')]
+    delete = 'DELETE FROM "t" WHERE "t"."id" IN (5)'
+    guarded_delete = (
+        f"WITH aa_row AS ({delete}{guard} RETURNING 1), aa_log AS ({log}) SELECT * FROM aa_row"
+    )
+    assert shapes(guarded_delete) == [shape(delete), shape(log)]
     assert shapes('SELECT 1 FROM "t" WHERE "a" IS NOT DISTINCT FROM 1') == [
         shape('SELECT 1 FROM "t" WHERE "a" IS NOT DISTINCT FROM 1')
     ]

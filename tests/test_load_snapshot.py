@@ -238,3 +238,29 @@ def test_kept_values_are_copies_where_they_can_change_in_place() -> None:
     assert snapshot._kept(deep) is snapshot._MISSING  # read before its save instead
     text = "unchanged"
     assert snapshot._kept(text) is text
+
+
+@pytest.mark.django_db
+def test_a_from_db_of_the_old_signature_is_called_as_django_calls_it(track: Track) -> None:
+    """Django 6.1 passes ``fetch_mode`` only to a ``from_db()`` that accepts
+    it, and warns about one that does not: the same with autoaudit."""
+    import warnings
+
+    def old_signature(cls: Any, db: str, field_names: Any, values: Any) -> Any:
+        return super(Category, cls).from_db(db, field_names, values)
+
+    def load() -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert Category.objects.get().name == "a"
+        return [type(w.message).__name__ for w in caught]
+
+    Category.objects.create(name="a")
+    Category.from_db = classmethod(old_signature)  # type: ignore[method-assign,assignment]
+    try:
+        untracked = load()
+        track(Category)
+        assert load() == untracked
+    finally:
+        autoaudit.unregister(Category)
+        del Category.from_db

@@ -119,6 +119,12 @@ _loaders: dict[type[models.Model], Any] = {}  # class -> the from_db it defined 
 
 def _loading_from_db(cls: type[models.Model]) -> Any:
     own = cls.__dict__.get("from_db")
+    # The function the class's from_db would run without us, whose
+    # signature ours shows (``__wrapped__``): Django 6.1 passes
+    # ``fetch_mode`` only to a from_db() that accepts it (and warns about
+    # one that does not), as it would untracked.
+    inner = own if own is not None else super(cls, cls).from_db  # type: ignore[misc]
+    function = getattr(inner, "__func__", inner)
 
     def from_db(klass: type[models.Model], db: str, *args: Any, **kwargs: Any) -> Any:
         if own is not None:
@@ -130,7 +136,7 @@ def _loading_from_db(cls: type[models.Model]) -> Any:
             remember_loaded(tracker, new, db)
         return new
 
-    return classmethod(functools.wraps(models.Model.__dict__["from_db"].__func__)(from_db))
+    return classmethod(functools.wraps(function)(from_db))
 
 
 def _sync_loaders(routes: Routes) -> None:

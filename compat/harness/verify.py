@@ -41,16 +41,17 @@ def shape(sql: str) -> str:
     return sql.strip()
 
 
-# autoaudit's one statement per save on PostgreSQL (docs/tracking.md,
-# "Transactions"): Django's INSERT or UPDATE inside a data-modifying CTE that
-# also inserts the log; an UPDATE guarded by the old values it read, with a
-# RETURNING of a constant where Django's statement had none.
+# autoaudit's one statement per save, and per delete of a lone row, on
+# PostgreSQL (docs/tracking.md, "Transactions"): Django's INSERT, UPDATE or
+# DELETE inside a data-modifying CTE that also inserts the log; an UPDATE or
+# DELETE guarded by the old values it knows, with a RETURNING of a constant
+# where Django's statement had none.
 _COMBINED = re.compile(
     r'^WITH aa_row AS \((.*?)\), aa_log AS \((INSERT INTO "activity_logs" .*)\) '
     r"SELECT \* FROM aa_row$"
 )
 _GUARD = re.compile(
-    r'^(UPDATE .*?)(?: AND (?:"\w+"\."\w+"::text COLLATE "C" = '
+    r'^((?:UPDATE|DELETE FROM) .*?)(?: AND (?:"\w+"\."\w+"::text COLLATE "C" = '
     r"\(CAST\(\?(?:::[\w\[\]]+)? AS [\w ]+(?:\(\?\))?\)\)"
     r'::text COLLATE "C"|\("\w+"\."\w+" IS NULL(?: OR "\w+"\."\w+" = \?::jsonb)?\)))+'
     r"( RETURNING .*)?$"
