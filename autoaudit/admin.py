@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import django
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -108,6 +109,22 @@ def _target_admin_url(log: ActivityLog, site: admin.AdminSite) -> str:
         return ""
 
 
+class ActivityChangeList(ChangeList):
+    """The changelist, without the date drill-down while a search is shown.
+
+    The drill-down's queries (the first and last date, the distinct years or
+    months) aggregate every row that matches: over a large log that is most
+    of a search's time, and for a term that matches nothing PostgreSQL may
+    walk the whole ``created_at`` index looking for the first match. A date
+    already chosen still filters the search; only its links are left out.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.query:
+            self.date_hierarchy = None
+
+
 @admin.register(ActivityLog)
 class ActivityLogAdmin(_LogAdminBase):
     """Read-only browsing of the activity log."""
@@ -160,6 +177,9 @@ class ActivityLogAdmin(_LogAdminBase):
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[ActivityLog]:
         queryset = super().get_queryset(request)
         return access.visible_logs(request.user, queryset)  # type: ignore[arg-type]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ActivityChangeList
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

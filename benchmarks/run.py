@@ -8,8 +8,11 @@ One command (from the repository root, in a virtualenv with the ``bench`` extra)
     python benchmarks/run.py --db all            # sqlite, postgres and mysql, one after the other
     python benchmarks/run.py --quick             # CI smoke: tiny N, one round, all three databases
 
-Method: every op runs in autocommit (no outer ``atomic``: each op is its own
-transaction, like a request without ``ATOMIC_REQUESTS``). For each op, each
+Method: every op but ``request`` runs in autocommit (no outer ``atomic``: each
+op is its own transaction, like a request without ``ATOMIC_REQUESTS``); the
+``request`` op is one POST through Django's test client to a view that
+updates four objects and creates one, with ``ATOMIC_REQUESTS`` turned on for
+that op alone. For each op, each
 round gives every variant ``--n`` ops (bulk ops: ``--bulk-calls`` calls),
 interleaved round-robin in turns of ``--slice`` ops (bulk ops: one call), the
 starting variant rotating from round to round, so machine drift and load from
@@ -19,6 +22,10 @@ are counted in a separate, untimed pass (``CaptureQueriesContext``, which
 also sees BEGIN, COMMIT and SAVEPOINT). Results go to
 ``benchmarks/results/<db>.json`` and ``<db>.md`` (``--quick`` writes to
 ``benchmarks/results/quick/``). Any error makes the exit code non-zero.
+
+On PostgreSQL the run ends with the scale phase (``benchmarks/scale.py``, op
+key ``scale``): autoaudit's history, timeline and admin search with
+``--scale-rows`` rows in ``activity_logs``, on a database of its own.
 
 ``--profile create,update`` runs those ops for autoaudit only under
 pyinstrument and writes ``benchmarks/results/profile/<db>-<op>.txt``.
@@ -59,6 +66,9 @@ RUN_PREFIX = "run-"  # the sku of every row an op creates; cleanup deletes these
 TIMES = "\N{MULTIPLICATION SIGN}"  # for the Markdown tables
 NONE = "\N{EN DASH}"
 PREFILL_FAKE_PK = 10_000_000  # prefilled history belongs to pks far above real rows
+SCALE_MIN_ROWS = 10_000  # the scale phase's object needs its 150 entries
+SCALE = "scale"  # the op key of the scale phase (PostgreSQL only)
+BENCH_USER = "bench-user"  # the superuser of the request op and the scale phase
 
 
 # -- command line ---------------------------------------------------------------------
@@ -88,7 +98,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=10_000,
         help="background rows kept in every item table (default 10,000)",
     )
-    parser.add_argument("--ops", default="", help="comma-separated subset of ops (default: all)")
+    parser.add_argument(
+        "--scale-rows",
+        type=int,
+        default=1_000_000,
+        help="PostgreSQL: rows in activity_logs for the scale phase, on a database of its own "
+        "(default 1,000,000; 0 skips the phase)",
+    )
+    # Internal: the scale phase's own process (run by the PostgreSQL run).
+    parser.add_argument("--scale-phase", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--ops",
+        default="",
+        help="comma-separated subset of ops, 'scale' for the scale phase (default: all)",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -103,12 +126,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.rounds, args.n, args.bulk_rows, args.bulk_calls = 1, 5, 100, 1
         args.history_rows, args.history_entries, args.table_rows = 3_000, 60, 500
+        args.scale_rows = 20_000
     if min(args.rounds, args.n, args.bulk_rows, args.bulk_calls, args.slice) < 1:
         parser.error("--rounds, --n, --bulk-rows, --bulk-calls and --slice must be at least 1")
     if args.history_entries < 1 or args.history_rows < args.history_entries:
         parser.error("--history-rows must be at least --history-entries (>= 1)")
     if args.table_rows < 0:
         parser.error("--table-rows must not be negative")
+    if args.scale_rows and args.scale_rows < SCALE_MIN_ROWS:
+        parser.error(f"--scale-rows must be 0 (no scale phase) or at least {SCALE_MIN_ROWS:,}")
     if args.output is None:
         args.output = BENCH_DIR / "results" / ("quick" if args.quick else "")
     return args
@@ -159,6 +185,9 @@ def configure(args: argparse.Namespace) -> dict[str, Any]:
     os.environ["AUTOAUDIT_BENCH_DB"] = args.db
     if args.quick:
         os.environ.setdefault("AUTOAUDIT_BENCH_DB_NAME", "autoaudit_bench_quick")
+    if args.scale_phase:  # a database of its own, next to the main bench database
+        base = os.environ.get("AUTOAUDIT_BENCH_DB_NAME", "autoaudit_bench")
+        os.environ["AUTOAUDIT_BENCH_DB_NAME"] = f"{base}_scale"
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
     from benchmarks import settings
 
@@ -322,6 +351,7 @@ class Op:
     label: str
     bulk: bool = False
     history: bool = False
+    request: bool = False
     expected_logs: Callable[[Bench], int] = lambda bench: 1
 
 
@@ -335,6 +365,12 @@ OPS = [
     Op("bulk_create", "bulk_create, {rows} rows", bulk=True),
     Op("bulk_update", "bulk_update, {rows} rows (two fields)", bulk=True),
     Op("qs_delete", "QuerySet.delete, {rows} rows", bulk=True),
+    Op(
+        "request",
+        "request: update 4 + create 1 (ATOMIC_REQUESTS, test client)",
+        request=True,
+        expected_logs=lambda bench: 5,
+    ),
     Op(
         "history",
         "history: 50 newest of {entries} entries",
@@ -384,6 +420,9 @@ class Bench:
 
         django.setup()
         self.prepare_schema(conf)
+        if self.args.scale_phase:
+            self.connection = self._connection()
+            return self.scale_phase()
         self.variants = make_variants()
         self.connection = self._connection()
         self.prefill()
@@ -395,6 +434,8 @@ class Bench:
         results: dict[str, dict[str, Cell]] = {}
         for op in ops:
             results[op.key] = self.measure(op)
+        if self.scale_selected():
+            self.state["scale"] = self.run_scale()
         elapsed = time.perf_counter() - started
         self.cleanup(trim_logs=False)
         report = self.report(ops, results, elapsed)
@@ -413,10 +454,139 @@ class Bench:
 
     def selected_ops(self) -> list[Op]:
         wanted = [s.strip() for s in self.args.ops.split(",") if s.strip()]
-        unknown = set(wanted) - {op.key for op in OPS}
+        unknown = set(wanted) - {op.key for op in OPS} - {SCALE}
         if unknown:
             raise SystemExit(f"unknown ops: {', '.join(sorted(unknown))}")
         return [op for op in OPS if not wanted or op.key in wanted]
+
+    def scale_selected(self) -> bool:
+        wanted = [s.strip() for s in self.args.ops.split(",") if s.strip()]
+        return (
+            self.db == "postgres"
+            and self.args.scale_rows > 0
+            and not self.args.profile
+            and (not wanted or SCALE in wanted)
+        )
+
+    # -- requests (the request op, the scale phase) -----------------------------------------
+    def client(self) -> Any:
+        """Django's test client, logged in (once) as the bench superuser."""
+        if not hasattr(self, "_client"):
+            from django.contrib.auth import get_user_model
+            from django.test import Client
+
+            with untracked():
+                user, _ = get_user_model().objects.get_or_create(
+                    username=BENCH_USER,
+                    defaults={"is_superuser": True, "is_staff": True, "email": "b@example.com"},
+                )
+                self._client = Client()
+                self._client.force_login(user)
+            self.user = user
+        return self._client
+
+    @contextlib.contextmanager
+    def atomic_requests(self) -> Iterator[None]:
+        """``ATOMIC_REQUESTS`` on for the default database, for one op only (Django
+        reads it from the connection's settings on every request)."""
+        settings_dict = self.connection.settings_dict
+        before = settings_dict.get("ATOMIC_REQUESTS", False)
+        settings_dict["ATOMIC_REQUESTS"] = True
+        try:
+            yield
+        finally:
+            settings_dict["ATOMIC_REQUESTS"] = before
+
+    def request_units(self, variant: Variant, calls: int) -> list[Callable[[], Any]]:
+        """``calls`` POSTs of the request op, each with four fresh objects to update."""
+        from django.urls import reverse
+
+        from benchmarks.benchapp.views import MODELS
+
+        client = self.client()
+        url = reverse("bench_request", args=[MODELS[variant.key]])
+        objs = self.make_rows(variant, 4 * calls)
+        units: list[Callable[[], Any]] = []
+        for i in range(calls):
+            values = self.item_values()
+            data = {
+                "pks": ",".join(str(obj.pk) for obj in objs[4 * i : 4 * i + 4]),
+                "name": values["name"],
+                "sku": values["sku"],
+                "owner": str(values["owner"].pk),
+            }
+            units.append(partial(_post, client, url, data))
+        return units
+
+    # -- the scale phase (PostgreSQL) --------------------------------------------------------
+    def run_scale(self) -> dict[str, Any]:
+        """The scale phase, in a process of its own on its own database; its result."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            command = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--db",
+                "postgres",
+                "--scale-phase",
+                "--scale-rows",
+                str(self.args.scale_rows),
+                "--rounds",
+                str(self.args.rounds),
+                "--n",
+                str(self.args.n),
+                "--output",
+                folder,
+            ]
+            if self.args.reset:
+                command.append("--reset")
+            print(f"{self.db}: scale phase ({self.args.scale_rows:,} log rows)...", flush=True)
+            code = subprocess.call(command)
+            path = Path(folder) / "scale.json"
+            if code or not path.exists():
+                self.errors.append(f"{self.db} scale phase: exit code {code}")
+                return {}
+            found: dict[str, Any] = json.loads(path.read_text())
+        for item in found.get("results", []):
+            if item["met"] is False and not item.get("before"):
+                self.checks.append(
+                    f"{self.db} scale {item['key']}: {item['median_ms']:.2f} ms, "
+                    f"target < {item['target_ms']:g} ms not met"
+                )
+        return found
+
+    def scale_phase(self) -> int:
+        """The child process: build (once) and measure; writes ``scale.json``."""
+        from benchmarks import scale
+        from benchmarks.benchapp.models import AAItem
+
+        rows = self.args.scale_rows
+        with untracked():
+            target = AAItem.objects.filter(sku=HISTORY_TARGET).first()
+            if target is None:
+                target = AAItem.objects.create(**{**self.item_values(), "sku": HISTORY_TARGET})
+        wanted = {"rows": rows, "version": scale.SCALE_VERSION, "target": target.pk}
+        if self.get_state("scale") != wanted:
+            started = time.perf_counter()
+            print(f"postgres: generating {rows:,} log rows (once per database)...", flush=True)
+            scale.fill(self.connection, rows, target.pk)
+            self.set_state("scale", wanted)
+            print(f"postgres: generated in {time.perf_counter() - started:.1f} s", flush=True)
+        client = self.client()
+        out = scale.measure(self.connection, client, target, self.args.rounds, max(self.args.n, 10))
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM activity_logs")
+            out["rows"] = cursor.fetchone()[0]
+        self.args.output.mkdir(parents=True, exist_ok=True)
+        (self.args.output / "scale.json").write_text(json.dumps(out, indent=2) + "\n")
+        for item in out["results"]:
+            mark = "" if item["met"] is None else (" met" if item["met"] else " NOT MET")
+            target_text = f" (target < {item['target_ms']:g} ms{mark})" if item["target_ms"] else ""
+            print(f"postgres scale {item['label']}: {item['median_ms']:.2f} ms{target_text}")
+        print("postgres scale: EXPLAIN (ANALYZE, BUFFERS) of for_instance(obj)[:50]:")
+        print(out["plans"]["history"]["plan"], flush=True)
+        return 0
 
     def prepare_schema(self, conf: dict[str, Any]) -> None:
         """Migrate; rebuild the database if its migrations changed since it was built."""
@@ -722,16 +892,8 @@ class Bench:
         cells = {v.key: Cell() for v in variants}
         if op.history:
             self.state["history_table_rows"] = self.count_log_rows()
-        # Untimed pass first (after a warm-up): statements, commits and log rows per op.
-        for variant in variants:
-            try:
-                self.count_pass(op, variant, cells[variant.key])
-            except Exception as exc:
-                self.fail(op, variant, cells[variant.key], exc)
-        for r in range(self.args.rounds):
-            shift = r % len(variants)
-            self.round(op, variants[shift:] + variants[:shift], cells)
-            self.cleanup(trim_logs=False)
+        with self.atomic_requests() if op.request else contextlib.nullcontext():
+            self.measure_cells(op, variants, cells)
         base = cells.get("untracked")
         parts = []
         for variant in variants:
@@ -745,6 +907,18 @@ class Bench:
             parts.append(text)
         print(f"{self.db} {label}: " + ", ".join(parts), flush=True)
         return cells
+
+    def measure_cells(self, op: Op, variants: list[Variant], cells: dict[str, Cell]) -> None:
+        # Untimed pass first (after a warm-up): statements, commits and log rows per op.
+        for variant in variants:
+            try:
+                self.count_pass(op, variant, cells[variant.key])
+            except Exception as exc:
+                self.fail(op, variant, cells[variant.key], exc)
+        for r in range(self.args.rounds):
+            shift = r % len(variants)
+            self.round(op, variants[shift:] + variants[:shift], cells)
+            self.cleanup(trim_logs=False)
 
     def label(self, op: Op) -> str:
         return op.label.format(rows=f"{self.args.bulk_rows:,}", entries=self.args.history_entries)
@@ -808,6 +982,8 @@ class Bench:
                 partial(_qs_delete, model, [obj.pk for obj in self.make_rows(variant, rows)])
                 for _ in range(calls)
             ]
+        if op.key == "request":
+            return self.request_units(variant, calls)
         if op.key == "history":
             assert variant.history is not None
             expected = min(50, self.args.history_entries)
@@ -864,7 +1040,9 @@ class Bench:
         if variant.log_model is not None:
             written = variant.log_model.objects.filter(pk__gt=before).count()
             cell.log_rows = written / calls
-        if variant.key == "autoaudit":
+        if op.request:
+            self.check_request(variant, cell, before)
+        elif variant.key == "autoaudit":
             self.check_autoaudit(op, cell)
         self.cleanup(trim_logs=False)
 
@@ -886,6 +1064,22 @@ class Bench:
             )
         if op.key in ("update", "update_json"):
             self._check_last_update(op)
+
+    def check_request(self, variant: Variant, cell: Cell, before: int) -> None:
+        """The request op measures what it says or the run fails: one commit per
+        request (ATOMIC_REQUESTS took effect), five logs for every logging
+        variant, and autoaudit's actor is the logged-in user."""
+        problems = request_problems(variant.key, cell.commits, cell.log_rows)
+        if variant.key == "autoaudit":
+            from autoaudit.models import ActivityLog
+
+            actors = set(
+                ActivityLog.objects.filter(pk__gt=before).values_list("actor_type", "user_id")
+            )
+            if actors != {("user", self.user.pk)}:
+                problems.append(f"actors {sorted(actors)!r}, expected the bench user")
+        for problem in problems:
+            self.errors.append(f"{self.db} request / {variant.title}: {problem}")
 
     def _check_last_update(self, op: Op) -> None:
         from autoaudit.models import ActivityLog
@@ -940,7 +1134,13 @@ class Bench:
             cells = results[op.key]
             base = cells.get("untracked")
             row: dict[str, Any] = {"key": op.key, "label": self.label(op), "variants": {}}
-            row["unit"] = f"call of {self.args.bulk_rows} rows" if op.bulk else "op"
+            row["unit"] = (
+                f"call of {self.args.bulk_rows} rows"
+                if op.bulk
+                else "request"
+                if op.request
+                else "op"
+            )
             for variant in self.variants:
                 cell = cells.get(variant.key)
                 if cell is None:
@@ -988,10 +1188,12 @@ class Bench:
                 "history_entries": self.args.history_entries,
                 "table_rows": self.args.table_rows,
                 "history_table_rows": self.state.get("history_table_rows"),
+                "scale_rows": self.args.scale_rows if self.db == "postgres" else None,
                 "quick": self.args.quick,
             },
             "variants": {v.key: v.title for v in self.variants},
             "ops": out_ops,
+            "scale": self.state.get("scale") or None,
             "checks": self.checks,
             "errors": self.errors,
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1040,6 +1242,22 @@ def _update_json(obj: Any, ram: int) -> None:
 
 def _qs_update(model: Any, pks: list[int], quantity: int) -> None:
     model.objects.filter(pk__in=pks).update(quantity=quantity, active=quantity % 2 == 0)
+
+
+def request_problems(variant: str, commits: float | None, log_rows: float | None) -> list[str]:
+    """What is wrong with the request op's untimed pass for ``variant``."""
+    problems = []
+    if commits != 1:
+        problems.append(f"{commits} commits per request, expected 1 (ATOMIC_REQUESTS)")
+    if variant != "untracked" and log_rows != 5:
+        problems.append(f"{log_rows} log rows per request, expected 5")
+    return problems
+
+
+def _post(client: Any, url: str, data: dict[str, str]) -> None:
+    response = client.post(url, data)
+    if response.status_code != 200:
+        raise BenchError(f"POST {url}: {response.status_code} {response.content[:200]!r}")
 
 
 def _qs_delete(model: Any, pks: list[int]) -> None:
@@ -1306,7 +1524,7 @@ def markdown(report: dict[str, Any]) -> str:
                 text += f"; {_plural(cell['log_rows_per_op'], 'log row')}"
             cells.append(text)
         lines.append(f"| {op['label']} | " + " | ".join(cells) + " |")
-    bulk = [op for op in report["ops"] if op["unit"] != "op"]
+    bulk = [op for op in report["ops"] if op["unit"].startswith("call")]
     if bulk:
         lines += ["", "Bulk ops logged (log rows per call / rows affected):", ""]
         lines += ["| op | " + " | ".join(titles[1:]) + " |", "|---|" + "---|" * (len(titles) - 1)]
@@ -1321,10 +1539,65 @@ def markdown(report: dict[str, Any]) -> str:
                     mark = "yes" if rows >= config["bulk_rows"] else "no"
                     cells.append(f"{mark} ({_num(rows)} / {config['bulk_rows']:,})")
             lines.append(f"| {op['label']} | " + " | ".join(cells) + " |")
+    if report.get("scale"):
+        lines += scale_markdown(report["scale"])
     if report["errors"] or report["checks"]:
         lines += ["", "Problems seen during the run:", ""]
         lines += [f"- {message}" for message in report["errors"] + report["checks"]]
     return "\n".join(lines) + "\n"
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.2f} ms" if value < 100 else f"{value:,.0f} ms"
+
+
+def scale_markdown(scale: dict[str, Any]) -> list[str]:
+    """The scale phase's section: each result against its target, and the plans."""
+    lines = [
+        "",
+        f"History at scale: {scale['rows']:,} rows in `activity_logs` (a database of its own;"
+        " median of the rounds):",
+        "",
+        "| read | time | target | met |",
+        "|---|---:|---:|---|",
+    ]
+    for item in scale["results"]:
+        target = f"< {item['target_ms']:g} ms" if item["target_ms"] else NONE
+        met = NONE if item["met"] is None else ("yes" if item["met"] else "**no**")
+        lines.append(f"| {item['label']} | {_ms(item['median_ms'])} | {target} | {met} |")
+    plans = scale.get("plans", {})
+    indexes = scale.get("trigram_indexes") or []
+    lines += [
+        "",
+        "Trigram indexes (migration 0004): " + (", ".join(f"`{n}`" for n in indexes) or "none"),
+        "",
+        "Statements per request and the slowest one:",
+        "",
+    ]
+    for key, entry in plans.items():
+        if "statements" in entry:
+            top = entry["slowest"]
+            head = " ".join(top["sql"].split())[:120]
+            lines.append(
+                f"- {key}: {entry['statements']} statements, slowest {top['ms']:g} ms: `{head}...`"
+            )
+    for key, entry in plans.items():
+        if "plan" not in entry:
+            continue
+        scans = ", ".join(entry.get("scans") or []) or NONE
+        lines += [
+            "",
+            f"`EXPLAIN (ANALYZE, BUFFERS)` of {key} (scans: {scans}):",
+            "",
+            "```sql",
+            entry["sql"],
+            "```",
+            "",
+            "```",
+            entry["plan"],
+            "```",
+        ]
+    return lines
 
 
 if __name__ == "__main__":
