@@ -58,14 +58,14 @@ PREFILL = 20_000
 class Driver:
     """Just enough of a DB-API connection per database."""
 
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, sqlite_file: str = "floor") -> None:
         self.db = db
         host = os.environ.get("AUTOAUDIT_BENCH_DB_HOST", "127.0.0.1")
         name = os.environ.get("AUTOAUDIT_BENCH_DB_NAME", "autoaudit_bench")
         if db == "sqlite":
             import sqlite3
 
-            path = ROOT / "benchmarks" / ".data" / "floor.sqlite3"
+            path = ROOT / "benchmarks" / ".data" / f"{sqlite_file}.sqlite3"
             path.parent.mkdir(exist_ok=True)
             path.unlink(missing_ok=True)
             self.conn: Any = sqlite3.connect(path, isolation_level=None)
