@@ -7,7 +7,6 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from django.contrib import admin
 from django.core.exceptions import ImproperlyConfigured
@@ -107,6 +106,8 @@ def test_admin_search_sql_can_use_the_indexes() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_extension_that_cannot_be_created_fails_clearly() -> None:
     _postgres_only()
+    import psycopg  # the driver is installed where PostgreSQL is tested
+
     settings = connection.settings_dict
     name, role = f"{settings['NAME']}_noext", "aa_no_create_role"
     admin_conn = psycopg.connect(
