@@ -317,9 +317,9 @@ class ActivityHistoryMixin(_MixinBase):
             "next_url": f"?cursor={page.next_cursor.encode()}" if page.next_cursor else "",
             "is_first_page": cursor is None,
             "can_view_all": access.can_view_all(request.user),
-            # Django 6.0 made the admin's breadcrumbs a list (<ol>); 5.2
-            # styles a <div> with &rsaquo; separators, and shows a list numbered.
-            "breadcrumbs_as_list": django.VERSION >= (6, 0),
+            # Django 6.1 made the admin's breadcrumbs a list (<ol>); 5.2 and
+            # 6.0 style a <div> with &rsaquo; separators, and show a list numbered.
+            "breadcrumbs_as_list": django.VERSION >= (6, 1),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(
