@@ -154,6 +154,17 @@ class ActivityLog(models.Model):
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    # Wave 2: grouping, tags, the entity a change belongs to, a summary.
+    request_id = models.CharField(_("request id"), max_length=64, null=True, blank=True)
+    tags = LogJSONField(_("tags"), null=True, blank=True)
+    related_entity_type = models.CharField(
+        _("related entity type"), max_length=100, null=True, blank=True
+    )
+    related_entity_id = models.CharField(
+        _("related entity id"), max_length=255, null=True, blank=True
+    )
+    changes_summary = models.CharField(_("changes summary"), max_length=255, null=True, blank=True)
+
     #: Every ``ActivityLogQuerySet`` method, on the manager too.
     objects = ActivityLogQuerySet.as_manager()
 
@@ -182,6 +193,13 @@ class ActivityLog(models.Model):
             ),
             # A user's own activity, newest first; also serves the FK.
             models.Index(fields=["user", "-created_at"], name="idx_actlog_user_time"),
+            # Every log of one request, task or context(request_id=...).
+            models.Index(fields=["request_id"], name="idx_actlog_request"),
+            # Logs whose related entity is one object (related_to()).
+            models.Index(
+                fields=["related_entity_type", "related_entity_id", "-created_at"],
+                name="idx_actlog_related_time",
+            ),
         ]
 
     def __str__(self) -> str:

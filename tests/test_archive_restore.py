@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from pytest_django import Settings
 
 from autoaudit.lifecycle.archive import ArchiveError
-from autoaudit.lifecycle.export import FIELDS
+from autoaudit.lifecycle.export import ADDED_FIELDS, FIELDS
 from autoaudit.lifecycle.restore import restore_archive
 from autoaudit.models import ActivityLog
 from tests.archive_support import record, restore, signed, unsigned
@@ -204,6 +204,19 @@ def test_a_row_the_database_rejects_rolls_everything_back(tmp_path: Path) -> Non
     assert ActivityLog.objects.count() == 0
     with pytest.raises(CommandError, match="nothing was restored"):
         restore(str(path))
+
+
+def test_an_archive_from_before_the_wave_2_columns_restores_them_as_null(tmp_path: Path) -> None:
+    # Archives written before migration 0005 have no such keys; every other
+    # column is still required.
+    old = {key: value for key, value in record(1).items() if key not in ADDED_FIELDS}
+    restore(str(signed(tmp_path, [old])))
+    restored = ActivityLog.objects.values(*ADDED_FIELDS).get()
+    assert restored == dict.fromkeys(ADDED_FIELDS)
+    ActivityLog.objects.all().delete()
+    no_entity = {key: value for key, value in old.items() if key != "entity"}
+    with pytest.raises(CommandError, match="missing column"):
+        restore(str(signed(tmp_path, [no_entity])))
 
 
 def test_naive_and_aware_times(tmp_path: Path, settings: Settings) -> None:

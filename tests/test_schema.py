@@ -43,6 +43,13 @@ EXTRA_INDEXES = {
         ("id", "DESC"),
     ],
     "idx_actlog_user_time": [("user_id", "ASC"), ("created_at", "DESC")],
+    # Migration 0005 (wave 2): for_request() and related_to().
+    "idx_actlog_request": [("request_id", "ASC")],
+    "idx_actlog_related_time": [
+        ("related_entity_type", "ASC"),
+        ("related_entity_id", "ASC"),
+        ("created_at", "DESC"),
+    ],
 }
 ALL_INDEXES = {**SEED_INDEXES, **EXTRA_INDEXES}
 #: PostgreSQL only (migration 0004): trigram indexes for the admin's search.
@@ -152,6 +159,15 @@ def test_columns_in_database() -> None:
         assert not columns[name].null_ok, name
     for name in ("user_id", "entity_id", "entity_pk", "entity_name", "extra_data"):
         assert columns[name].null_ok, name
+    # Wave 2 columns are nullable, so adding them rewrites no table.
+    for name in (
+        "request_id",
+        "tags",
+        "related_entity_type",
+        "related_entity_id",
+        "changes_summary",
+    ):
+        assert columns[name].null_ok, name
 
 
 @pytest.mark.django_db
@@ -256,8 +272,12 @@ def test_sqlmigrate_names_the_seed_indexes() -> None:
     out = StringIO()
     call_command("sqlmigrate", "autoaudit", "0001_initial", stdout=out)
     sql = out.getvalue()
-    for name in ALL_INDEXES:
+    for name in SEED_INDEXES:
         assert name in sql
+    out = StringIO()
+    call_command("sqlmigrate", "autoaudit", "0005_wave2_columns", stdout=out)
+    for name in ("idx_actlog_request", "idx_actlog_related_time"):
+        assert name in out.getvalue()
 
 
 @pytest.mark.django_db

@@ -40,11 +40,22 @@ FIELDS: tuple[str, ...] = (
     "ip_address",
     "user_agent",
     "extra_data",
+    "request_id",
+    "tags",
+    "related_entity_type",
+    "related_entity_id",
+    "changes_summary",
+)
+
+#: Columns added after the first archive format (migration 0005): an archive
+#: written before them lacks them, and restoring it leaves them NULL.
+ADDED_FIELDS: frozenset[str] = frozenset(
+    {"request_id", "tags", "related_entity_type", "related_entity_id", "changes_summary"}
 )
 
 #: Columns holding JSON (written as JSON text in CSV).
 JSON_FIELDS = frozenset(
-    {"actor_metadata", "old_values", "new_values", "changed_fields", "extra_data"}
+    {"actor_metadata", "old_values", "new_values", "changed_fields", "extra_data", "tags"}
 )
 
 #: Free-text columns that may hold what a visitor typed; in CSV a leading
@@ -62,6 +73,10 @@ _TEXT_FIELDS = frozenset(
         "entity_name",
         "description",
         "user_agent",
+        "request_id",
+        "related_entity_type",
+        "related_entity_id",
+        "changes_summary",
     }
 )
 #: A place where a formula could start: the start of the value or of a line

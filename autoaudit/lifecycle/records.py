@@ -32,6 +32,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from autoaudit.lifecycle.export import ADDED_FIELDS
+
 #: How far in the future a ``created_at`` may be: the clocks of the machine
 #: that wrote a row and the one restoring it may differ by this much.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -172,12 +174,12 @@ class RecordChecker:
         unknown = sorted(set(record) - set(self.columns))
         if unknown:
             raise RecordError(f"unknown column(s) {', '.join(unknown)}")
-        missing = [name for name in self.columns if name not in record]
+        missing = [name for name in self.columns if name not in record and name not in ADDED_FIELDS]
         if missing:
             raise RecordError(f"missing column(s) {', '.join(missing)}")
         pk = self._id(record["id"])
         values: dict[str, Any] = {"id": pk, "created_at": self._created_at(record)}
-        values.update((name, check(record[name])) for name, check in self._checks)
+        values.update((name, check(record.get(name))) for name, check in self._checks)
         self._last_id = pk
         return values
 

@@ -81,6 +81,11 @@ class LogDraft:
     actor_metadata: dict[str, Any] | None
     ip_address: str | None
     user_agent: str | None
+    request_id: str | None = None
+    tags: list[str] | None = None
+    related_entity_type: str | None = None
+    related_entity_id: str | None = None
+    changes_summary: str | None = None
 
     def columns(self) -> dict[str, Any]:
         """The draft as ``ActivityLog`` keyword arguments."""
