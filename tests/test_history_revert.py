@@ -222,6 +222,14 @@ def test_clear_errors_for_what_cannot_be_reverted(track: Track) -> None:
         created.revert()
 
 
+def test_a_revert_that_would_not_be_logged_is_refused(track: Track) -> None:
+    track(Product, actions=["create", "update"])
+    product = Product.objects.create(name="a")
+    with pytest.raises(autoaudit.RevertError, match="without 'delete'"):
+        ActivityLog.objects.get(action="create").revert()
+    assert Product.objects.filter(pk=product.pk).exists()
+
+
 def test_restore_is_the_function() -> None:
     import autoaudit.lifecycle.restore
     import autoaudit.management.commands.autoaudit_restore

@@ -18,16 +18,6 @@ from django.db import IntegrityError, models, router, transaction
 
 from autoaudit.actors.scopes import context, is_disabled
 from autoaudit.enums import ActionType
-from autoaudit.history.asof import logs_of, replay
-from autoaudit.history.convert import (
-    MISSING,
-    from_log,
-    history_fields,
-    key_from_text,
-    policy_of,
-    tracked_names,
-)
-from autoaudit.history.errors import RevertConflict, RevertError
 from autoaudit.tracking.links import sides, sorted_pks
 from autoaudit.tracking.registry import Tracker, entity_labels, registry
 from autoaudit.tracking.snapshot import python_value
@@ -35,6 +25,16 @@ from autoaudit.tracking.store import log_model
 from autoaudit.values.keys import stored_pk
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import pk_text
+from autoaudit.versions.asof import logs_of, replay
+from autoaudit.versions.convert import (
+    MISSING,
+    from_log,
+    history_fields,
+    key_from_text,
+    policy_of,
+    tracked_names,
+)
+from autoaudit.versions.errors import RevertConflict, RevertError
 
 
 class LogRow(Protocol):
@@ -257,14 +257,28 @@ def _undo_delete(
         _set_links(obj, fields[name], pks, using)
 
 
+#: The action that undoes each action.
+_UNDONE_BY = {
+    ActionType.UPDATE: ActionType.UPDATE,
+    ActionType.CREATE: ActionType.DELETE,
+    ActionType.DELETE: ActionType.CREATE,
+}
+
+
 def revert(log: LogRow, force: bool = False) -> models.Model | None:
     """Undo the change ``log`` records (see :meth:`ActivityLog.revert`); the
     log of the revert (``None`` only if it could not be read back)."""
     model, tracker, pk = _subject(log)
     if is_disabled():
         raise RevertError("A revert must be logged: it cannot run inside autoaudit.disabled().")
-    using = router.db_for_write(model)
     action = log.action
+    done = _UNDONE_BY[ActionType(action)]
+    if done not in tracker.actions:
+        raise RevertError(
+            f"{model._meta.label} is registered without {done!r} in its actions: the "
+            f"revert of log {log.pk} (a {done}) would not be logged."
+        )
+    using = router.db_for_write(model)
     try:
         with transaction.atomic(using=using), context(reverts=log.pk):
             if action == ActionType.UPDATE:
@@ -275,11 +289,6 @@ def revert(log: LogRow, force: bool = False) -> models.Model | None:
                 _undo_delete(log, model, tracker, pk, using)
     except IntegrityError as exc:
         raise RevertError(f"Log {log.pk} cannot be reverted: {exc}") from exc
-    done = {
-        ActionType.UPDATE: ActionType.UPDATE,
-        ActionType.CREATE: ActionType.DELETE,
-        ActionType.DELETE: ActionType.CREATE,
-    }[ActionType(action)]
     return _revert_log(model, pk, log.pk, done)
 
 
