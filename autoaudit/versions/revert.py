@@ -272,7 +272,7 @@ def revert(log: LogRow, force: bool = False) -> models.Model | None:
     if is_disabled():
         raise RevertError("A revert must be logged: it cannot run inside autoaudit.disabled().")
     action = log.action
-    done = _UNDONE_BY[ActionType(action)]
+    done = str(_UNDONE_BY[ActionType(action)].value)
     if done not in tracker.actions:
         raise RevertError(
             f"{model._meta.label} is registered without {done!r} in its actions: the "
