@@ -236,3 +236,69 @@ def test_restore_is_the_function() -> None:
 
     assert callable(autoaudit.restore)
     assert autoaudit.restore.__module__ == "autoaudit"
+
+
+def test_an_m2m_conflict_and_a_gone_object(track: Track) -> None:
+    track(Product, m2m_fields=["tags"])
+    product = Product.objects.create(name="a")
+    red, blue = Tag.objects.create(name="red"), Tag.objects.create(name="blue")
+    product.tags.add(red)
+    added = _last(product)
+    product.tags.add(blue)
+    with pytest.raises(autoaudit.RevertConflict, match="tags") as raised:
+        added.revert()
+    assert raised.value.fields == ("tags",)
+    added.revert(force=True)
+    assert list(product.tags.all()) == []
+    product.name = "b"
+    product.save()
+    renamed = _last(product)
+    product.delete()
+    with pytest.raises(autoaudit.RevertError, match="no longer exists"):
+        renamed.revert()
+
+
+def test_a_restore_the_database_refuses_changes_nothing(track: Track) -> None:
+    track(Product)
+    category = Category.objects.create(name="c")
+    product = Product.objects.create(name="a", category=category)
+    pk = product.pk
+    product.delete()
+    Category.objects.filter(pk=category.pk).delete()
+    with pytest.raises(autoaudit.RevertError, match="no longer exist") as raised:
+        autoaudit.restore(Product, pk)
+    assert raised.value.fields == ("category",)
+    assert not Product.objects.filter(pk=pk).exists()
+    assert not ActivityLog.objects.filter(action="create", extra_data__reverts__isnull=False)
+
+
+def test_a_to_field_key_and_other_field_types(track: Track) -> None:
+    import datetime
+    import uuid
+
+    from tests.testapp.models import Code, Specimen
+
+    track(Specimen)
+    first, second = Code.objects.create(code="c-1"), Code.objects.create(code="c-2")
+    specimen = Specimen.objects.create(
+        label="s",
+        ref=uuid.uuid4(),
+        weight=1.25,
+        taken_at=datetime.time(10, 5, 1, 7),
+        span=datetime.timedelta(hours=3),
+        code=first,
+    )
+    before = timezone.now()
+    specimen.code = second
+    specimen.weight = 2.5
+    specimen.taken_at = None
+    specimen.save()
+    version = autoaudit.as_of(Specimen, specimen.pk, before)
+    assert version is not None
+    assert version.values["code"] == "c-1"
+    assert version.values["taken_at"] == datetime.time(10, 5, 1, 7)
+    _last(specimen).revert()
+    specimen.refresh_from_db()
+    assert (specimen.code_id, specimen.weight) == ("c-1", 1.25)
+    assert specimen.taken_at == datetime.time(10, 5, 1, 7)
+    assert version.instance().code_id == "c-1"  # type: ignore[attr-defined]

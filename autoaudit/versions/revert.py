@@ -221,6 +221,15 @@ def _undo_create(
     obj.delete(using=using)
 
 
+def _target_exists(field: Field, value: Any, using: str) -> bool:
+    """Whether the row a constrained foreign key value points at exists (any
+    other field: true)."""
+    if not isinstance(field, models.ForeignKey) or not field.db_constraint:
+        return True
+    manager = field.related_model._default_manager.db_manager(using)
+    return bool(manager.filter(**{field.target_field.attname: value}).exists())
+
+
 def _undo_delete(
     log: LogRow, model: type[models.Model], tracker: Tracker, pk: Any, using: str
 ) -> None:
@@ -250,6 +259,17 @@ def _undo_delete(
     version = replay(model, pk, [(a, n) for a, n, _at, _id in steps], log.created_at)
     known = version.values if version is not None else {}
     links = {f.name: known[f.name] for f in tracker.m2m if known.get(f.name)}
+    dangling = [
+        name
+        for name, value in values.items()
+        if value is not None and not _target_exists(fields[name], value, using)
+    ]
+    if dangling:
+        raise RevertError(
+            f"{label} {pk!r} cannot be restored: {_names(dangling)} pointed at rows that "
+            "no longer exist.",
+            dangling,
+        )
     obj = model(**{fields[name].attname: value for name, value in values.items()})
     obj.pk = pk
     obj.save(using=using, force_insert=True)
