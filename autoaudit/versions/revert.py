@@ -224,7 +224,7 @@ def _undo_create(
 def _target_exists(field: Field, value: Any, using: str) -> bool:
     """Whether the row a constrained foreign key value points at exists (any
     other field: true)."""
-    if not isinstance(field, models.ForeignKey) or not field.db_constraint:
+    if not isinstance(field, models.ForeignKey) or not getattr(field, "db_constraint", True):
         return True
     manager = field.related_model._default_manager.db_manager(using)
     return bool(manager.filter(**{field.target_field.attname: value}).exists())
