@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from django.contrib.auth.models import AbstractBaseUser
 
+    from autoaudit.versions.revert import RevertPreview
     from autoaudit.versions.version import Version
 
 
@@ -347,6 +348,13 @@ class ActivityLog(models.Model):
         exists again (a delete).
         """
         return cast("ActivityLog | None", versions_revert.revert(self, force))
+
+    def revert_preview(self) -> RevertPreview:
+        """What :meth:`revert` would do, worked out without changing anything:
+        the action it takes, each field's value now and after, and the fields
+        that changed since (a conflict). Raises :class:`autoaudit.RevertError`
+        where :meth:`revert` would, conflicts aside."""
+        return versions_revert.preview(self)
 
     @classmethod
     def create_for_instance(cls, instance: models.Model, action: str, **kwargs: Any) -> ActivityLog:

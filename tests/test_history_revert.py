@@ -302,3 +302,37 @@ def test_a_to_field_key_and_other_field_types(track: Track) -> None:
     assert (specimen.code_id, specimen.weight) == ("c-1", 1.25)
     assert specimen.taken_at == datetime.time(10, 5, 1, 7)
     assert version.instance().code_id == "c-1"  # type: ignore[attr-defined]
+
+
+def test_preview_says_what_a_revert_would_do(
+    track: Track, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    track(Product, m2m_fields=["tags"])
+    product = Product.objects.create(name="a", stock=1)
+    created = _last(product)
+    product.name, product.stock = "b", 2
+    product.save()
+    updated = _last(product)
+    with django_assert_num_queries(1):
+        plan = updated.revert_preview()
+    assert (plan.action, plan.model, plan.pk) == ("update", Product, product.pk)
+    assert plan.changes == (("name", "b", "a"), ("stock", 2, 1))
+    assert plan.conflicts == ()
+    product.stock = 3
+    product.save()
+    assert updated.revert_preview().conflicts == ("stock",)
+    deleting = created.revert_preview()
+    assert deleting.action == "delete"
+    assert ("name", "b", None) in deleting.changes
+    assert deleting.conflicts == ("name", "stock")
+    # Nothing changed by a preview.
+    product.refresh_from_db()
+    assert (product.name, product.stock) == ("b", 3)
+    pk = product.pk
+    product.delete()
+    restoring = ActivityLog.objects.get(action="delete").revert_preview()
+    assert restoring.action == "create"
+    assert ("name", None, "b") in restoring.changes
+    with pytest.raises(autoaudit.RevertError, match="no longer exists"):
+        updated.revert_preview()
+    assert not Product.objects.filter(pk=pk).exists()
