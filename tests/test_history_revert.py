@@ -336,3 +336,15 @@ def test_preview_says_what_a_revert_would_do(
     with pytest.raises(autoaudit.RevertError, match="no longer exists"):
         updated.revert_preview()
     assert not Product.objects.filter(pk=pk).exists()
+
+
+def test_a_cut_key_names_no_row(track: Track) -> None:
+    track(StringKeyItem)
+    # What entity_pk holds for a key longer than it keeps.
+    log = ActivityLog(
+        action="update",
+        computed_entity="testapp.StringKeyItem",
+        entity_pk="k" * 200 + "…[truncated 4 chars]",
+    )
+    with pytest.raises(autoaudit.RevertError, match="primary key"):
+        log.revert()

@@ -25,7 +25,7 @@ from autoaudit.tracking.snapshot import python_value
 from autoaudit.tracking.store import log_model
 from autoaudit.values.keys import stored_pk
 from autoaudit.values.labels import model_for_label
-from autoaudit.values.serialization import pk_text
+from autoaudit.values.serialization import is_cut, pk_text
 from autoaudit.versions.asof import logs_of, replay
 from autoaudit.versions.convert import (
     MISSING,
@@ -80,7 +80,8 @@ def _subject(log: LogRow) -> tuple[type[models.Model], Tracker, Any]:
             "a revert must itself be logged, so register the model first."
         )
     text = log.entity_pk if log.entity_pk is not None else log.entity_id
-    pk = MISSING if text is None else key_from_text(model, str(text))
+    # A key too long for entity_pk was cut: it names no row exactly.
+    pk = MISSING if text is None or is_cut(str(text)) else key_from_text(model, str(text))
     if pk is MISSING:
         raise RevertError(f"Log {log.pk} does not name a primary key of {label}.")
     return model, tracker, pk
