@@ -230,12 +230,16 @@ def test_a_revert_that_would_not_be_logged_is_refused(track: Track) -> None:
     assert Product.objects.filter(pk=product.pk).exists()
 
 
-def test_restore_is_the_function() -> None:
+def test_restore_and_history_are_the_functions() -> None:
     import autoaudit.lifecycle.restore
     import autoaudit.management.commands.autoaudit_restore
+    import autoaudit.versions.asof
 
     assert callable(autoaudit.restore)
     assert autoaudit.restore.__module__ == "autoaudit"
+    # The package of the history tools is not named "history": the function is.
+    assert callable(autoaudit.history)
+    assert autoaudit.history.__module__ == "autoaudit"
 
 
 def test_an_m2m_conflict_and_a_gone_object(track: Track) -> None:
