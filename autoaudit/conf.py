@@ -34,6 +34,8 @@ REGISTER_OPTIONS = (
     "bulk",
     "description",
     "accessor",
+    "tags",
+    "related",
 )
 
 

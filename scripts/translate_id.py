@@ -152,6 +152,11 @@ ID = {
     ),
     "Opt out": "Pilih keluar",
     "Activity tracking": "Pelacakan aktivitas",
+    "Created with %(values)s": "Dibuat dengan %(values)s",
+    "Deleted; it had %(values)s": "Dihapus; sebelumnya %(values)s",
+    "%(field)s changed at %(paths)s": "%(field)s berubah di %(paths)s",
+    "added %(items)s": "menambah %(items)s",
+    "removed %(items)s": "menghapus %(items)s",
 }
 
 PLURAL = re.compile(

@@ -15,12 +15,17 @@ from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from autoaudit.values.tags import clean_tags
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+#: The ``context()`` key whose value is the rows' ``tags`` column, not extra data.
+TAGS_KEY = "tags"
 
 
 @dataclass(frozen=True)
@@ -160,16 +165,27 @@ class actor(_ContextVarScope):  # used like a function
 
 
 class context(_ContextVarScope):  # used like a function
-    """Merge ``extra`` into the ``extra_data`` of every log written inside."""
+    """Merge ``extra`` into the ``extra_data`` of every log written inside.
+
+    ``tags`` (a list of strings) goes to the rows' ``tags`` column instead,
+    after the model's tags; nested contexts add theirs to the outer ones'
+    (in order, each once). A bad tag raises ``TypeError``/``ValueError`` here.
+    """
 
     def __init__(self, **extra: Any) -> None:
+        if TAGS_KEY in extra:
+            extra[TAGS_KEY] = clean_tags(extra[TAGS_KEY], "autoaudit.context()")
         self.extra = extra
 
     def _var(self) -> ContextVar[Any]:
         return _extra
 
     def _value(self) -> Mapping[str, Any]:
-        return MappingProxyType({**_extra.get(), **self.extra})
+        outer = _extra.get()
+        merged = {**outer, **self.extra}
+        if TAGS_KEY in self.extra and TAGS_KEY in outer:
+            merged[TAGS_KEY] = tuple(dict.fromkeys((*outer[TAGS_KEY], *self.extra[TAGS_KEY])))
+        return MappingProxyType(merged)
 
 
 class disabled(_ContextVarScope):  # used like a function
