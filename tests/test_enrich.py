@@ -30,9 +30,9 @@ def _last() -> ActivityLog:
 
 def test_register_tags_and_context_tags_merge_in_order_once(track: Track) -> None:
     track(Product, tags=["catalogue", "pricing"])
-    with autoaudit.context(tags=["import", "pricing"], source="csv"):
-        with autoaudit.context(tags=["batch-7", "import"]):
-            Product.objects.create(name="Lamp")
+    outer = autoaudit.context(tags=["import", "pricing"], source="csv")
+    with outer, autoaudit.context(tags=["batch-7", "import"]):
+        Product.objects.create(name="Lamp")
     log = _last()
     assert log.tags == ["catalogue", "pricing", "import", "batch-7"]
     # The context's tags are the column's, not extra data; other keys stay.
@@ -80,7 +80,7 @@ def test_bad_context_tags_fail_where_the_context_is_made() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_callable_returning_bad_tags_follows_on_error(track: Track, settings: Settings) -> None:
     track(Product, tags=lambda product: "oops")
-    with pytest.raises(TypeError, match="the tags of testapp.Product: tags must be a list"):
+    with pytest.raises(TypeError, match=r"the tags of testapp\.Product: tags must be a list"):
         Product.objects.create(name="Bad")
     assert not Product.objects.exists()  # the change rolled back with its log
     settings.AUTOAUDIT = {"ON_ERROR": "log"}
@@ -179,7 +179,7 @@ def test_a_bad_related_result_follows_on_error(
     track: Track, settings: Settings, result: Any
 ) -> None:
     track(Product, related=lambda p: result)
-    with pytest.raises((TypeError, ValueError), match="the related entity of testapp.Product"):
+    with pytest.raises((TypeError, ValueError), match=r"the related entity of testapp\.Product"):
         Product.objects.create(name="Bad")
     assert not Product.objects.exists()  # the change rolled back with its log
     settings.AUTOAUDIT = {"ON_ERROR": "log"}

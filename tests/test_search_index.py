@@ -26,7 +26,8 @@ LATEST = ("autoaudit", "0004_admin_search_trigram")
 def _leaf() -> tuple[str, str]:
     """autoaudit's newest migration: where each test leaves the schema."""
     graph = MigrationExecutor(connection).loader.graph
-    return next(node for node in graph.leaf_nodes() if node[0] == "autoaudit")
+    leaf: tuple[str, str] = next(n for n in graph.leaf_nodes() if n[0] == "autoaudit")
+    return leaf
 
 
 def _index_names() -> set[str]:

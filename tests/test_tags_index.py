@@ -29,7 +29,8 @@ def _index_names() -> set[str]:
 
 def _leaf() -> tuple[str, str]:
     graph = MigrationExecutor(connection).loader.graph
-    return next(node for node in graph.leaf_nodes() if node[0] == "autoaudit")
+    leaf: tuple[str, str] = next(n for n in graph.leaf_nodes() if n[0] == "autoaudit")
+    return leaf
 
 
 def _migrate(target: tuple[str, str]) -> None:
