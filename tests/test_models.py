@@ -150,6 +150,12 @@ def test_field_names_are_the_seeds_plus_entity_pk() -> None:
         "user_agent",
         "extra_data",
         "created_at",
+        # Wave 2 (migration 0005)
+        "request_id",
+        "tags",
+        "related_entity_type",
+        "related_entity_id",
+        "changes_summary",
     }
     assert _field("user").column == "user_id"
 

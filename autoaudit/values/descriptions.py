@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils.translation import gettext, gettext_noop
 
-from autoaudit.values.diff import nested_paths
+from autoaudit.values.diff import quick_paths
 from autoaudit.values.serialization import json_text, safe_str, shorten
 
 #: Each value in a description is cut to this many characters.
@@ -117,7 +117,7 @@ def _summary_change(label: str, old: Any, new: Any, is_m2m: bool) -> str:
         if parts:
             return f"{label}: {', '.join(parts)}"
     elif isinstance(old, dict | list) or isinstance(new, dict | list):
-        paths = nested_paths(old, new)
+        paths = quick_paths(old, new)
         inner = [p.lstrip(".") for p in paths if p]
         if inner:
             shown = ", ".join(inner[:SUMMARY_PATHS])
@@ -144,9 +144,13 @@ def summarise(
     if not changes:
         return None
     if action in ("create", "delete"):
+        # What the row held; empty fields (None) say nothing and are left out.
+        held = [(label, new if action == "create" else old) for label, old, new in changes]
         values = ", ".join(
-            f"{label} {_preview(new if action == 'create' else old)}" for label, old, new in changes
+            f"{label} {_preview(value)}" for label, value in held if value is not None
         )
+        if not values:
+            return None
         if action == "create":
             text = gettext("Created with %(values)s") % {"values": values}
         else:

@@ -1,4 +1,4 @@
-"""The timeline's filters: actor type, action, entity, actor and date range.
+"""The timeline's filters: actor type, action, entity, actor, tag and date range.
 
 Each filter narrows the queryset the access rules produced; none can widen
 it. Invalid values are reported on the form and left out, never guessed.
@@ -20,6 +20,7 @@ from autoaudit.enums import ActionType, ActorType
 from autoaudit.models import ActivityLogQuerySet
 from autoaudit.tracking.registry import entity_labels
 from autoaudit.values.labels import model_for_label
+from autoaudit.values.tags import TAG_LENGTH
 
 
 def entity_choices(labels: Iterable[str]) -> list[tuple[str, str]]:
@@ -43,6 +44,12 @@ class ActivityFilterForm(forms.Form):
         required=False,
         max_length=255,
         widget=forms.TextInput(attrs={"placeholder": _("email, username or guest ID")}),
+    )
+    tag = forms.CharField(
+        label=_("Tag"),
+        required=False,
+        max_length=TAG_LENGTH,
+        widget=forms.TextInput(attrs={"placeholder": _("a tag")}),
     )
     since = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
@@ -109,6 +116,8 @@ class ActivityFilterForm(forms.Form):
             queryset = filter_entity(queryset, values["entity"])
         if values.get("actor"):
             queryset = queryset.filter(actor_identifier=values["actor"].strip())
+        if values.get("tag") and values["tag"].strip():
+            queryset = queryset.tagged(values["tag"].strip())
         start = _local_midnight(values["since"]) if values.get("since") else None
         if start is not None:
             queryset = queryset.filter(created_at__gte=start)

@@ -96,7 +96,11 @@ class TimelineView(SignInRequiredMixin, TemplateView):
 
     def build_entries(self, page: Page) -> list[Entry]:
         now = timezone.now()
-        return [build_entry(log, now, self.history_url(log)) for log in page.rows]
+        request = self.request
+        return [
+            build_entry(log, now, self.history_url(log), related_history_url(log, request))
+            for log in page.rows
+        ]
 
     def has_hidden_activity(self, form: ActivityFilterForm) -> bool:
         """True when the page shows nothing but rows exist that the access
@@ -239,13 +243,24 @@ class ObjectHistoryView(TimelineView):
 def history_url(log: ActivityLog, request: HttpRequest | None = None) -> str:
     """The object-history page of ``log``'s target, ``""`` if there is none
     (no key, not a model, or a key the URL pattern cannot carry)."""
-    if not log.entity_pk or "." not in (log.computed_entity or ""):
+    return object_history_url(log.computed_entity, log.entity_pk, request)
+
+
+def related_history_url(log: ActivityLog, request: HttpRequest | None = None) -> str:
+    """The object-history page of the entity ``log``'s change belongs to
+    (``register(related=...)``), ``""`` if it has none."""
+    return object_history_url(log.related_entity_type, log.related_entity_id, request)
+
+
+def object_history_url(label: str | None, pk: str | None, request: HttpRequest | None) -> str:
+    """The history page of the object ``label`` ``pk``, ``""`` if there is none."""
+    if not pk or "." not in (label or ""):
         return ""
     match = request.resolver_match if request is not None else None
     try:
         return reverse(
             "autoaudit:object_history",
-            kwargs={"label": log.computed_entity, "pk": log.entity_pk},
+            kwargs={"label": label, "pk": pk},
             current_app=match.namespace if match else None,
         )
     except NoReverseMatch:  # an odd pk, or the timeline is not mounted
