@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from asgiref.sync import sync_to_async
+
 from autoaudit.values.tags import clean_tags
 
 if TYPE_CHECKING:
@@ -115,7 +117,7 @@ class _ContextVarScope:
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with self:
+                async with self:
                     return await func(*args, **kwargs)
 
             return async_wrapper  # type: ignore[return-value]
@@ -188,11 +190,41 @@ class context(_ContextVarScope):  # used like a function
         return MappingProxyType(merged)
 
 
+#: Called as an outermost ``disabled()`` is entered, before logging is off:
+#: :mod:`autoaudit.tracking.selfaudit` logs the switch-off there.
+_disable_listeners: list[Callable[[], Any]] = []
+
+
+def on_disable(listener: Callable[[], Any]) -> None:
+    """Call ``listener()`` each time logging is switched off by an outermost
+    ``disabled()`` (not one nested in another). ``async with disabled()``
+    and decorated ``async`` functions call it in a thread (``sync_to_async``),
+    so it may use the database."""
+    if listener not in _disable_listeners:
+        _disable_listeners.append(listener)
+
+
 class disabled(_ContextVarScope):  # used like a function
-    """Log nothing inside (no queries, no rows)."""
+    """Log nothing inside (no queries, no rows).
+
+    Entering it is itself logged, once per outermost block, unless
+    ``AUTOAUDIT["LOG_DISABLED_BLOCKS"]`` is ``False`` (see docs/configuration.md).
+    """
 
     def _var(self) -> ContextVar[Any]:
         return _disabled
 
     def _value(self) -> bool:
         return True
+
+    def __enter__(self) -> None:
+        if not _disabled.get():
+            for listener in _disable_listeners:
+                listener()
+        super().__enter__()
+
+    async def __aenter__(self) -> None:
+        if not _disabled.get():
+            for listener in _disable_listeners:
+                await sync_to_async(listener)()
+        super().__enter__()

@@ -25,6 +25,7 @@ from django.views.generic import TemplateView
 
 from autoaudit.conf import get_settings
 from autoaudit.models import ActivityLog, ActivityLogQuerySet
+from autoaudit.tracking import selfaudit
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import safe_str
 from autoaudit.web import access, dashboard, layout
@@ -50,6 +51,10 @@ class TimelineView(SignInRequiredMixin, TemplateView):
     filter_form_class = ActivityFilterForm
     #: The counts for today / 7 / 30 days, on the first page, for who sees all.
     show_dashboard = True
+    #: The page kind of the ``view`` entry written when staff read everyone's
+    #: activity here (``AUTOAUDIT["LOG_AUDIT_READS"]``; one per user per kind
+    #: per ``AUDIT_READS_INTERVAL``); ``None`` writes none.
+    read_kind: str | None = "timeline"
 
     def get_page_size(self) -> int:
         return self.page_size or get_settings().PAGE_SIZE
@@ -102,6 +107,15 @@ class TimelineView(SignInRequiredMixin, TemplateView):
             for log in page.rows
         ]
 
+    def log_read(self, form: ActivityFilterForm) -> None:
+        """The audit of the audit log: who read everyone's activity, and
+        with which filters (after the page was read, so it is not on it)."""
+        filters = {key: str(value) for key, value in form.valid_values().items()}
+        selfaudit.log_read(
+            self.read_kind or "timeline",
+            extra={"path": self.request.path, **({"filters": filters} if filters else {})},
+        )
+
     def has_hidden_activity(self, form: ActivityFilterForm) -> bool:
         """True when the page shows nothing but rows exist that the access
         rules hide (the empty state says so, without a count). The
@@ -140,6 +154,8 @@ class TimelineView(SignInRequiredMixin, TemplateView):
             **layout.page_context(request),
             **kwargs,
         )
+        if self.can_view_all and self.read_kind is not None:
+            self.log_read(form)
         template = self.partial_template_name if partial else self.get_template_names()
         response = self.response_class(
             request=request, template=template, context=context, using=self.template_engine
@@ -157,6 +173,7 @@ class ObjectHistoryView(TimelineView):
 
     template_name = "autoaudit/object_history.html"
     show_dashboard = False
+    read_kind = "object_history"
 
     def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         super().setup(request, *args, **kwargs)
