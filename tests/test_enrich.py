@@ -7,8 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
+from django.test import Client
 from django.utils import translation
 from pytest_django import DjangoAssertNumQueries, Settings
 
@@ -17,6 +19,7 @@ from autoaudit.models import ActivityLog
 from autoaudit.values.tags import MAX_TAGS, TAG_LENGTH
 from tests.testapp.models import Basket, BasketItem, Category, Product, Tag
 from tests.typing_support import Track
+from tests.ui_factories import login, make_log
 
 pytestmark = pytest.mark.django_db
 
@@ -283,3 +286,27 @@ def test_manual_helpers_fill_the_columns(track: Track) -> None:
     assert log.action == "view"
     assert log.tags == ["basket", "manual"]
     assert log.related_entity_id == str(basket.pk)
+
+
+# --- the timeline ---------------------------------------------------------------
+
+
+def test_the_timeline_shows_tags_filters_by_them_and_links_the_related_entity(
+    client: Client, root: User
+) -> None:
+    tagged = make_log(
+        tags=["sale", "q4"], related_entity_type="testapp.Basket", related_entity_id="3"
+    )
+    other = make_log(tags=["salesforce"])
+    login(client, root)
+    html = client.get("/activity/").text
+    assert '<a class="aa-tag" href="?tag=sale"' in html
+    assert '<a class="aa-tag" href="?tag=q4"' in html
+    assert 'href="/activity/testapp.Basket/3/"' in html
+    assert "Basket #3" in html
+    filtered = client.get("/activity/", {"tag": "sale"}).text
+    assert f'data-aa-entry="{tagged.pk}"' in filtered
+    assert f'data-aa-entry="{other.pk}"' not in filtered
+    too_long = client.get("/activity/", {"tag": "x" * (TAG_LENGTH + 1)})
+    assert too_long.status_code == 200  # reported on the form, not applied
+    assert f'data-aa-entry="{other.pk}"' in too_long.text

@@ -141,7 +141,7 @@ def log_switch_off() -> None:
     where = _caller()
     draft = assemble(
         "deactivate",
-        entity=SETTINGS_ENTITY,
+        model=store.log_model(),
         pk=None,
         name="autoaudit.disabled()",
         description=gettext("Logging switched off by autoaudit.disabled() in %(code)s")

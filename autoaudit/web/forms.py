@@ -23,6 +23,10 @@ from autoaudit.values.labels import model_for_label
 from autoaudit.values.tags import TAG_LENGTH
 
 
+#: ``computed_entity`` of the log's entries about itself.
+AUDIT_LOG_LABEL = "autoaudit.ActivityLog"
+
+
 def entity_choices(labels: Iterable[str]) -> list[tuple[str, str]]:
     """``("core.Product", "Product (core.Product)")`` choices, sorted by name."""
     choices = []
@@ -106,8 +110,15 @@ class ActivityFilterForm(forms.Form):
         return {key: value for key, value in self.cleaned_data.items() if value}
 
     def apply(self, queryset: ActivityLogQuerySet) -> ActivityLogQuerySet:
-        """Narrow ``queryset`` by every valid filter."""
+        """Narrow ``queryset`` by every valid filter.
+
+        The log's entries about itself (who read or deleted log rows) are
+        left out unless the entity filter asks for them
+        (``autoaudit.ActivityLog``): the admin and exports show them.
+        """
         values = self.valid_values()
+        if values.get("entity") != AUDIT_LOG_LABEL:
+            queryset = queryset.exclude(computed_entity=AUDIT_LOG_LABEL)
         if values.get("actor_type"):
             queryset = queryset.filter(actor_type=values["actor_type"])
         if values.get("action"):
