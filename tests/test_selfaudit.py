@@ -238,8 +238,8 @@ def test_disabled_blocks_are_not_logged_when_switched_off(
 def test_settings_changes_are_logged_after_migrate(track: Track, settings: Settings) -> None:
     settings.AUTOAUDIT = ON
     track(Product)
-    first = selfaudit.record_settings()
-    assert first is not None
+    assert selfaudit.record_settings() is not None
+    first = ActivityLog.objects.get(computed_entity="autoaudit.settings")
     assert (first.action, first.computed_entity) == ("create", "autoaudit.settings")
     assert "testapp.Product" in first.new_values["models"]
     assert selfaudit.record_settings() is None  # nothing changed

@@ -22,7 +22,6 @@ from autoaudit.tracking.registry import entity_labels
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.tags import TAG_LENGTH
 
-
 #: ``computed_entity`` of the log's entries about itself.
 AUDIT_LOG_LABEL = "autoaudit.ActivityLog"
 
