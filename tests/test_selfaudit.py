@@ -261,3 +261,19 @@ def test_settings_entry_is_off_by_its_switch(settings: Settings) -> None:
     settings.AUTOAUDIT = {"LOG_SETTINGS_CHANGES": False}
     assert selfaudit.record_settings() is None
     assert not ActivityLog.objects.exists()
+
+
+# --- the system check ------------------------------------------------------------
+
+
+def test_a_dummy_cache_cannot_rate_limit_reads(settings: Settings) -> None:
+    from autoaudit.checks import check_audit_read_cache
+
+    assert check_audit_read_cache() == []
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    (warning,) = check_audit_read_cache()
+    assert warning.id == "autoaudit.W004"
+    settings.AUTOAUDIT = {"AUDIT_READS_INTERVAL": 0}
+    assert check_audit_read_cache() == []
+    settings.AUTOAUDIT = {"LOG_AUDIT_READS": False}
+    assert check_audit_read_cache() == []
