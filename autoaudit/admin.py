@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import models, router, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from autoaudit.conf import get_settings
 from autoaudit.enums import ActionType
 from autoaudit.models import ActivityLog
+from autoaudit.tracking import selfaudit
 from autoaudit.values.serialization import shorten
 from autoaudit.web import access, dashboard
 from autoaudit.web.display import build_entry, entity_label
@@ -191,6 +192,49 @@ class ActivityLogAdmin(_LogAdminBase):
         user = request.user
         return bool(user.is_active and user.is_superuser)
 
+    # -- the audit of the audit log (autoaudit.tracking.selfaudit) -----------
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        if request.method == "GET" and access.can_view_all(request.user):
+            query = request.GET.urlencode()
+            selfaudit.log_read(
+                "admin:changelist",
+                extra={"path": request.path, **({"query": query[:500]} if query else {})},
+            )
+        return response
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if response.status_code == 200 and access.can_view_all(request.user):
+            selfaudit.log_read(
+                "admin:change", name=f"#{unquote(object_id)}", extra={"log": unquote(object_id)}
+            )
+        return response
+
+    def delete_model(self, request: HttpRequest, obj: ActivityLog) -> None:
+        """Delete one log row, logging the deletion in the same transaction."""
+        using = router.db_for_write(ActivityLog)
+        with transaction.atomic(using=using):
+            selfaudit.log_deletions([obj], using)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[ActivityLog]) -> None:
+        """Delete log rows (the bulk action), logging each deletion in the
+        same transaction."""
+        using = queryset.db
+        with transaction.atomic(using=using):
+            selfaudit.log_deletions(list(queryset), using)
+            super().delete_queryset(request, queryset)
+
     @admin.display(description=_("actor"), ordering="actor_name")
     def actor(self, obj: ActivityLog) -> str:
         return obj.get_actor_display_name()
@@ -321,6 +365,8 @@ class ActivityHistoryMixin(_MixinBase):
             # 6.0 style a <div> with &rsaquo; separators, and show a list numbered.
             "breadcrumbs_as_list": django.VERSION >= (6, 1),
         }
+        if context["can_view_all"]:
+            selfaudit.log_read("admin:object_activity", name=f"{opts.label} #{obj.pk}")
         request.current_app = self.admin_site.name
         return TemplateResponse(
             request,

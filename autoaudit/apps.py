@@ -10,8 +10,11 @@ class AutoauditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from autoaudit import checks, conf
-        from autoaudit.tracking import patches, signals
+        from autoaudit.actors.scopes import on_disable
+        from autoaudit.tracking import patches, selfaudit, signals
         from autoaudit.tracking.registry import registry, sync_accessors
 
         # Bad settings fail django.setup() with a message naming the key.
@@ -25,3 +28,10 @@ class AutoauditConfig(AppConfig):
         registry.subscribe(sync_accessors)  # register(..., accessor=...)
         signals.connect_global()  # auth events, setting_changed
         registry.ready()
+        # The audit of the audit log: switching logging off is logged.
+        on_disable(selfaudit.log_switch_off)
+        post_migrate.connect(
+            selfaudit.record_settings_after_migrate,
+            sender=self,
+            dispatch_uid="autoaudit.selfaudit.settings",
+        )

@@ -103,7 +103,33 @@ def check_login_url(
     ]
 
 
+def check_audit_read_cache(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``LOG_AUDIT_READS`` rate-limits page reads through the ``default``
+    cache; a dummy cache keeps nothing, so every page read is logged."""
+    from autoaudit.conf import get_settings
+
+    conf = get_settings()
+    backend = str((getattr(settings, "CACHES", None) or {}).get("default", {}).get("BACKEND", ""))
+    if not (conf.LOG_AUDIT_READS and conf.AUDIT_READS_INTERVAL) or not backend.endswith(
+        ".DummyCache"
+    ):
+        return []
+    return [
+        checks.Warning(
+            "AUTOAUDIT['LOG_AUDIT_READS'] rate-limits its entries through the default "
+            "cache, which is a DummyCache: every page read of the audit log is logged.",
+            hint="Configure a real cache (Redis, Memcached, the database cache), set "
+            "AUDIT_READS_INTERVAL to 0 to log every read on purpose, or turn "
+            "LOG_AUDIT_READS off.",
+            id="autoaudit.W004",
+        )
+    ]
+
+
 def register() -> None:
     checks.register(check_middleware, checks.Tags.security)
     checks.register(check_database_on_delete, checks.Tags.models)
     checks.register(check_login_url, checks.Tags.urls)
+    checks.register(check_audit_read_cache, checks.Tags.caches)

@@ -34,6 +34,8 @@ REGISTER_OPTIONS = (
     "bulk",
     "description",
     "accessor",
+    "tags",
+    "related",
 )
 
 
@@ -155,6 +157,12 @@ class AutoauditSettings:
     LOG_POST_ACTION: str = "create"
     PAGE_SIZE: int = 50
     DASHBOARD_CACHE_TIMEOUT: int = 300
+    #: Audit of the audit log (PCI DSS 10.2.1.3, 10.2.1.6): see docs/configuration.md.
+    LOG_AUDIT_READS: bool = True
+    AUDIT_READS_INTERVAL: int = 60
+    LOG_AUDIT_DELETES: bool = True
+    LOG_DISABLED_BLOCKS: bool = True
+    LOG_SETTINGS_CHANGES: bool = True
 
 
 def _fail(key: str, message: str) -> ImproperlyConfigured:
@@ -422,6 +430,11 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "DASHBOARD_CACHE_TIMEOUT": lambda value: _int_range(
         "DASHBOARD_CACHE_TIMEOUT", value, 0, 86_400
     ),
+    "LOG_AUDIT_READS": lambda value: _bool("LOG_AUDIT_READS", value),
+    "AUDIT_READS_INTERVAL": lambda value: _int_range("AUDIT_READS_INTERVAL", value, 0, 86_400),
+    "LOG_AUDIT_DELETES": lambda value: _bool("LOG_AUDIT_DELETES", value),
+    "LOG_DISABLED_BLOCKS": lambda value: _bool("LOG_DISABLED_BLOCKS", value),
+    "LOG_SETTINGS_CHANGES": lambda value: _bool("LOG_SETTINGS_CHANGES", value),
 }
 
 #: The keys ``AUTOAUDIT`` accepts.

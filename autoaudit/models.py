@@ -9,14 +9,16 @@ from typing import TYPE_CHECKING, Any, Self, cast
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db import models
+from django.db import connections, models
 from django.db.models.base import ModelState
+from django.db.models.expressions import RawSQL
 from django.db.models.signals import ModelSignal, post_init, pre_init
 from django.dispatch.dispatcher import NO_RECEIVERS
 from django.utils.translation import gettext_lazy as _
 
 from autoaudit.enums import ActionType, ActorType
 from autoaudit.tracking import manual
+from autoaudit.tracking.enrich import related_columns
 from autoaudit.tracking.registry import entity_labels
 from autoaudit.values.diff import changed_paths
 from autoaudit.values.keys import pk_is_set, stored_pk
@@ -89,6 +91,34 @@ class ActivityLogQuerySet(models.QuerySet["ActivityLog"]):
         if isinstance(actor, str):
             return self.filter(actor_identifier=actor)
         return self.filter(user_id=actor.pk)
+
+    def related_to(self, obj: models.Model) -> ActivityLogQuerySet:
+        """Logs whose related entity (``register(related=...)``) is ``obj``:
+        an order's lines' logs for the order, newest first."""
+        if not pk_is_set(obj):
+            return self.none()
+        kind, pk = related_columns(obj)
+        return self.filter(related_entity_type=kind, related_entity_id=pk)
+
+    def tagged(self, tag: str) -> ActivityLogQuerySet:
+        """Logs whose ``tags`` hold ``tag`` (exactly).
+
+        PostgreSQL and MariaDB/MySQL ask ``tags @> '["tag"]'`` /
+        ``JSON_CONTAINS`` (on PostgreSQL the GIN index ``idx_actlog_tags_gin``
+        serves it); SQLite, whose JSON has no containment, looks through
+        ``json_each``.
+        """
+        if not isinstance(tag, str):
+            raise TypeError(f"tagged() takes a tag (a string), not {tag!r}.")
+        if connections[self.db].vendor != "sqlite":
+            return self.filter(tags__contains=[tag])
+        table = connections[self.db].ops.quote_name(self.model._meta.db_table)
+        holds = RawSQL(
+            f"EXISTS (SELECT 1 FROM json_each({table}.tags) WHERE json_each.value = %s)",
+            [tag],
+            output_field=models.BooleanField(),
+        )
+        return self.filter(holds)
 
     def users(self) -> ActivityLogQuerySet:
         """Logs whose actor is an authenticated user."""

@@ -152,6 +152,25 @@ ID = {
     ),
     "Opt out": "Pilih keluar",
     "Activity tracking": "Pelacakan aktivitas",
+    "Created with %(values)s": "Dibuat dengan %(values)s",
+    "Deleted; it had %(values)s": "Dihapus; sebelumnya %(values)s",
+    "%(field)s changed at %(paths)s": "%(field)s berubah di %(paths)s",
+    "added %(items)s": "menambah %(items)s",
+    "removed %(items)s": "menghapus %(items)s",
+    "part of": "bagian dari",
+    "History of what this belongs to": "Riwayat dari induknya",
+    "Show only this tag": "Tampilkan hanya tag ini",
+    "Tags": "Tag",
+    "Tag": "Tag",
+    "a tag": "sebuah tag",
+    "Logging switched off by autoaudit.disabled() in %(code)s": (
+        "Pencatatan dimatikan oleh autoaudit.disabled() di %(code)s"
+    ),
+    "Tracking settings changed: %(changes)s": "Pengaturan pelacakan berubah: %(changes)s",
+    "tags": "tag",
+    "related entity type": "tipe entitas terkait",
+    "related entity id": "id entitas terkait",
+    "changes summary": "ringkasan perubahan",
 }
 
 PLURAL = re.compile(

@@ -67,7 +67,21 @@ def test_archives_verifies_prints_the_path_then_deletes(tmp_path: Path) -> None:
     assert "Archived 5 rows" in err
     assert "verified 5 rows, sha256" in err
     assert "Deleted 5 archived rows." in err
-    assert sorted(ActivityLog.objects.values_list("id", flat=True)) == news
+    # Left: the new rows, and the archive's own entry (the audit of the log).
+    *kept, entry = ActivityLog.objects.order_by("id")
+    assert [log.pk for log in kept] == news
+    assert (entry.action, entry.computed_entity, entry.entity_name) == (
+        "view",
+        "autoaudit.ActivityLog",
+        path.name,
+    )
+    assert entry.extra_data == {
+        "audit": "read",
+        "page": "archive",
+        "rows": 5,
+        "first": trailer[TRAILER_KEY]["first"],
+        "last": trailer[TRAILER_KEY]["last"],
+    }
     info = verify_archive(path)
     assert info.first is not None and info.last is not None
     assert (info.rows, info.first[:10], info.last[:10]) == (5, first, last)
@@ -79,7 +93,7 @@ def test_deletes_in_batches(tmp_path: Path, settings: Settings) -> None:
     with log_queries() as queries:
         archive("--older-than", "365", "--output-dir", str(tmp_path))
     assert len(deletes(queries)) == 3
-    assert ActivityLog.objects.count() == 1
+    assert ActivityLog.objects.count() == 2  # the new row, and the archive's entry
 
 
 def test_uses_archive_dir_setting(tmp_path: Path, settings: Settings) -> None:

@@ -253,7 +253,9 @@ def test_the_admin_renders_the_diff(open_as: Callable[..., Page], root: User, bo
         assert table.locator(".aa-new mark").first.inner_text() == "16GB"
         shoot(page, f"admin-diff-{'dark' if dark else 'light'}")
     changelist = open_as(root, "/admin/autoaudit/activitylog/")
-    assert changelist.locator("#result_list tbody tr").count() == 8
+    # The eight rows, and the entry of root's read of the detail page (the
+    # audit of the audit log; the admin shows such rows, the timeline not).
+    assert changelist.locator("#result_list tbody tr").count() == 9
     shoot(changelist, "admin-changelist", full_page=False)
 
 
@@ -279,3 +281,29 @@ def test_the_dashboard_heatmap_and_conversion(
         target = SCREENSHOTS / f"dashboard-analytics-{'dark' if dark else 'light'}.png"
         page.locator(".aa-analytics").screenshot(path=str(target))
         assert target.stat().st_size > 5_000
+
+
+def test_timeline_tag_chips_and_the_related_link(
+    open_as: Callable[..., Page], root: User, bob: User
+) -> None:
+    seed_showcase(root, bob)
+    make_logs(
+        1,
+        user=root,
+        tags=["sale", "import", "batch-7"],
+        related_entity_type="testapp.Basket",
+        related_entity_id="3",
+    )
+    for dark in (False, True):
+        page = open_as(root, dark=dark)
+        chips = page.locator(".aa-tag")
+        assert chips.all_inner_texts()[:3] == ["sale", "import", "batch-7"]
+        assert chips.first.is_visible()
+        related = page.locator(".aa-related a")
+        assert related.inner_text() == "Basket #3"
+        assert related.get_attribute("href") == "/activity/testapp.Basket/3/"
+        shoot(page, f"timeline-tags-{'dark' if dark else 'light'}", full_page=False)
+    page = open_as(root)
+    page.locator(".aa-tag", has_text="import").first.click()
+    page.wait_for_url(re.compile(r"\?tag=import$"))
+    assert page.locator(".aa-entry").count() == 1

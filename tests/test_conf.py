@@ -61,6 +61,11 @@ EXPECTED_KEYS = {
     "ARCHIVE_KEY_FALLBACKS",
     "PAGE_SIZE",
     "DASHBOARD_CACHE_TIMEOUT",
+    "LOG_AUDIT_READS",
+    "AUDIT_READS_INTERVAL",
+    "LOG_AUDIT_DELETES",
+    "LOG_DISABLED_BLOCKS",
+    "LOG_SETTINGS_CHANGES",
 }
 
 
@@ -91,9 +96,14 @@ def test_defaults(raw: Any) -> None:
     assert parsed.LOG_RAW_SAVES is False
 
 
+#: What tests/settings.py changes from the defaults (see the comment there).
+TEST_AUTOAUDIT = {"LOG_SETTINGS_CHANGES": False, "LOG_DISABLED_BLOCKS": False}
+
+
 def test_test_settings_use_the_defaults() -> None:
-    assert not hasattr(django_settings, "AUTOAUDIT")
-    assert get_settings() == parse_settings({})
+    # Only two switches of the audit of the audit log differ.
+    assert django_settings.AUTOAUDIT == TEST_AUTOAUDIT
+    assert get_settings() == parse_settings(TEST_AUTOAUDIT)
 
 
 def test_defaults_are_not_shared_between_parses() -> None:
@@ -360,6 +370,12 @@ BAD_VALUES = [
     ("PAGE_SIZE", 0),
     ("PAGE_SIZE", 501),
     ("DASHBOARD_CACHE_TIMEOUT", -1),
+    ("LOG_AUDIT_READS", "yes"),
+    ("AUDIT_READS_INTERVAL", -1),
+    ("AUDIT_READS_INTERVAL", 86_401),
+    ("LOG_AUDIT_DELETES", 1),
+    ("LOG_DISABLED_BLOCKS", None),
+    ("LOG_SETTINGS_CHANGES", "no"),
     ("DASHBOARD_CACHE_TIMEOUT", True),
 ]
 
@@ -428,7 +444,7 @@ def test_settings_fixture_takes_effect(settings: Settings) -> None:
 
 def test_settings_fixture_is_undone_afterwards() -> None:
     # Runs after test_settings_fixture_takes_effect: nothing leaked.
-    assert get_settings() == parse_settings({})
+    assert get_settings() == parse_settings(TEST_AUTOAUDIT)
 
 
 def test_get_settings_is_cached() -> None:

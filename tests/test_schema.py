@@ -62,10 +62,13 @@ TRIGRAM_INDEXES = {
     "idx_actlog_trgm_entity_name",
 }
 
+#: Migration 0008's GIN index on ``tags`` (PostgreSQL only).
+TAGS_GIN_INDEX = "idx_actlog_tags_gin"
+
 
 def expected_index_names() -> set[str]:
     """Every index the migrations leave on this database's log table."""
-    extra = TRIGRAM_INDEXES if connection.vendor == "postgresql" else set()
+    extra = TRIGRAM_INDEXES | {TAGS_GIN_INDEX} if connection.vendor == "postgresql" else set()
     return set(ALL_INDEXES) | extra
 
 

@@ -218,6 +218,8 @@ def test_queries_per_page_do_not_depend_on_page_size(
     login(client, user)
     cursor = next_link(client.get(URL).text)
     assert cursor is not None
+    # root's read of everyone's timeline was logged by the request above
+    # (one INSERT); within AUDIT_READS_INTERVAL the next ones add nothing.
     with django_assert_num_queries(first):
         _get(client, URL, size)
     with django_assert_num_queries(following):
@@ -231,6 +233,22 @@ def test_cached_dashboard_and_entities_cost_nothing(
 ) -> None:
     make_logs(60)
     login(client, root)
-    client.get(URL)  # fills the cache
+    client.get(URL)  # fills the cache, and logs the read (once a minute)
     with django_assert_num_queries(3):
+        _get(client, URL, 50)
+
+
+def test_a_logged_read_costs_one_insert_more(
+    client: Client,
+    root: User,
+    settings: Settings,
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    """With every read logged (AUDIT_READS_INTERVAL 0) a page for who sees
+    everything costs the INSERT of its read entry too: 3 + 1."""
+    settings.AUTOAUDIT = {"AUDIT_READS_INTERVAL": 0}
+    make_logs(60)
+    login(client, root)
+    client.get(URL)
+    with django_assert_num_queries(4):
         _get(client, URL, 50)

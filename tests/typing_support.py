@@ -29,6 +29,10 @@ class TrackOptions(TypedDict, total=False):
     # called with keyword arguments: instance, action, changed_fields, old_values, new_values
     description: Callable[..., str]
     accessor: str
+    # a list of tags, or instance -> list
+    tags: Iterable[str] | Callable[[Any], Any]
+    # instance -> the instance it belongs to, a (model or label, pk) pair, or None
+    related: Callable[[Any], Any]
 
 
 class Track(Protocol):

@@ -15,12 +15,19 @@ from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from asgiref.sync import sync_to_async
+
+from autoaudit.values.tags import clean_tags
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+#: The ``context()`` key whose value is the rows' ``tags`` column, not extra data.
+TAGS_KEY = "tags"
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ class _ContextVarScope:
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with self:
+                async with self:
                     return await func(*args, **kwargs)
 
             return async_wrapper  # type: ignore[return-value]
@@ -160,23 +167,64 @@ class actor(_ContextVarScope):  # used like a function
 
 
 class context(_ContextVarScope):  # used like a function
-    """Merge ``extra`` into the ``extra_data`` of every log written inside."""
+    """Merge ``extra`` into the ``extra_data`` of every log written inside.
+
+    ``tags`` (a list of strings) goes to the rows' ``tags`` column instead,
+    after the model's tags; nested contexts add theirs to the outer ones'
+    (in order, each once). A bad tag raises ``TypeError``/``ValueError`` here.
+    """
 
     def __init__(self, **extra: Any) -> None:
+        if TAGS_KEY in extra:
+            extra[TAGS_KEY] = clean_tags(extra[TAGS_KEY], "autoaudit.context()")
         self.extra = extra
 
     def _var(self) -> ContextVar[Any]:
         return _extra
 
     def _value(self) -> Mapping[str, Any]:
-        return MappingProxyType({**_extra.get(), **self.extra})
+        outer = _extra.get()
+        merged = {**outer, **self.extra}
+        if TAGS_KEY in self.extra and TAGS_KEY in outer:
+            merged[TAGS_KEY] = tuple(dict.fromkeys((*outer[TAGS_KEY], *self.extra[TAGS_KEY])))
+        return MappingProxyType(merged)
+
+
+#: Called as an outermost ``disabled()`` is entered, before logging is off:
+#: :mod:`autoaudit.tracking.selfaudit` logs the switch-off there.
+_disable_listeners: list[Callable[[], Any]] = []
+
+
+def on_disable(listener: Callable[[], Any]) -> None:
+    """Call ``listener()`` each time logging is switched off by an outermost
+    ``disabled()`` (not one nested in another). ``async with disabled()``
+    and decorated ``async`` functions call it in a thread (``sync_to_async``),
+    so it may use the database."""
+    if listener not in _disable_listeners:
+        _disable_listeners.append(listener)
 
 
 class disabled(_ContextVarScope):  # used like a function
-    """Log nothing inside (no queries, no rows)."""
+    """Log nothing inside (no queries, no rows).
+
+    Entering it is itself logged, once per outermost block, unless
+    ``AUTOAUDIT["LOG_DISABLED_BLOCKS"]`` is ``False`` (see docs/configuration.md).
+    """
 
     def _var(self) -> ContextVar[Any]:
         return _disabled
 
     def _value(self) -> bool:
         return True
+
+    def __enter__(self) -> None:
+        if not _disabled.get():
+            for listener in _disable_listeners:
+                listener()
+        super().__enter__()
+
+    async def __aenter__(self) -> None:
+        if not _disabled.get():
+            for listener in _disable_listeners:
+                await sync_to_async(listener)()
+        super().__enter__()

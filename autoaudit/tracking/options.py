@@ -12,6 +12,7 @@ from django.db import models
 
 from autoaudit.conf import MASK_STRATEGIES, unknown_options
 from autoaudit.values.labels import model_label
+from autoaudit.values.tags import clean_tags
 
 CRUD_ACTIONS = frozenset({"create", "update", "delete"})
 GUEST_FIELD_KEYS = frozenset({"email", "phone", "name"})
@@ -32,6 +33,10 @@ class ModelOptions:
     bulk: bool = True
     description: Callable[..., str] | None = None
     accessor: str | None = None
+    #: Tags of every row, or a callable ``instance -> list`` called per row.
+    tags: tuple[str, ...] | Callable[[Any], Any] = ()
+    #: ``instance -> the instance the change belongs to`` (or ``None``).
+    related: Callable[[Any], Any] | None = None
 
 
 def normalise_options(model: type[models.Model], raw: Mapping[str, Any]) -> ModelOptions:
@@ -81,7 +86,15 @@ def normalise_options(model: type[models.Model], raw: Mapping[str, Any]) -> Mode
             f"autoaudit.register({label}): guest_fields must be a dict like "
             "{'email': 'email_field', 'phone': ..., 'name': ...}."
         )
-    for option in ("entity_name", "description"):
+    tags = raw.get("tags") or ()
+    if not callable(tags):
+        try:
+            tags = clean_tags(tags, f"autoaudit.register({label})")
+        except (TypeError, ValueError) as exc:
+            raise ImproperlyConfigured(
+                f"{exc} Give a list of tags or a callable instance -> list."
+            ) from None
+    for option in ("entity_name", "description", "related"):
         if raw.get(option) is not None and not callable(raw[option]):
             raise ImproperlyConfigured(f"autoaudit.register({label}): {option} must be a callable.")
     entity = raw.get("entity")
@@ -114,4 +127,6 @@ def normalise_options(model: type[models.Model], raw: Mapping[str, Any]) -> Mode
         bulk=bulk,
         description=raw.get("description"),
         accessor=raw.get("accessor"),
+        tags=tags,
+        related=raw.get("related"),
     )

@@ -32,10 +32,11 @@ from django.db import models
 from django.utils.translation import get_language
 
 from autoaudit.actors.resolve import resolve_actor
-from autoaudit.actors.scopes import current_extra
+from autoaudit.actors.scopes import TAGS_KEY, current_extra
 from autoaudit.conf import AutoauditSettings, get_settings, hash_key
+from autoaudit.tracking.enrich import related_entity, row_tags
 from autoaudit.tracking.registry import Tracker, entity_labels, registry
-from autoaudit.values.descriptions import change_triples, describe
+from autoaudit.values.descriptions import SUMMARY_LENGTH, change_triples, describe, summarise
 from autoaudit.values.keys import stored_pk
 from autoaudit.values.masking import (
     MaskPolicy,
@@ -280,6 +281,11 @@ def assemble(
     if actor is None:
         actor = resolve_actor(guest if guest is not None else _guest(tracker, instance))
     ambient = current_extra()
+    # -- tags and the related entity (the model's options, context(tags=)) ---
+    tags = row_tags(tracker, instance, ambient.get(TAGS_KEY))
+    if TAGS_KEY in ambient:  # the column's, not extra data
+        ambient = {key: value for key, value in ambient.items() if key != TAGS_KEY}
+    related_type, related_id = related_entity(tracker, instance)
     merged = {**ambient, **extra} if extra else ambient
     if tracker is not None:
         policy = tracker.policy
@@ -314,6 +320,11 @@ def assemble(
             new_values,
             instance,
         )
+    # -- the summary, from the masked values, scrubbed like the description --
+    labels = _labels(tracker, model)
+    m2m = frozenset(labels.get(f.name, f.name) for f in tracker.m2m) if tracker else frozenset()
+    triples = _summary_triples(action, labels, changed_fields, old_values, new_values)
+    summary = scrub_text(summarise(action, triples, m2m), secrets)
     return LogDraft(
         action=action,
         entity=safe_str(entity[0])[:50],
@@ -333,7 +344,28 @@ def assemble(
         actor_metadata=metadata,
         ip_address=actor.get("ip_address"),
         user_agent=scrub_text(actor.get("user_agent"), secrets),
+        tags=tags,
+        related_entity_type=related_type,
+        related_entity_id=related_id,
+        changes_summary=shorten(summary, SUMMARY_LENGTH) if summary is not None else None,
     )
+
+
+def _summary_triples(
+    action: str,
+    labels: Mapping[str, str],
+    changed: list[str] | None,
+    old_values: dict[str, Any] | None,
+    new_values: dict[str, Any] | None,
+) -> list[tuple[str, Any, Any]]:
+    """``(label, old, new)`` of what a summary names: the changed fields,
+    else every value the row holds (a create's new, a delete's old)."""
+    if changed is None:
+        names = list(new_values or {}) if action != "delete" else list(old_values or {})
+        if not names:
+            names = list(dict.fromkeys([*(old_values or {}), *(new_values or {})]))
+        changed = names
+    return change_triples(labels, changed, old_values, new_values)
 
 
 def _default_description(

@@ -398,7 +398,10 @@ def register(model: M | None = None, /, **options: Any) -> M | Callable[[M], M]:
     Options: ``include_fields``, ``exclude_fields``, ``mask_fields``,
     ``m2m_fields``, ``entity``, ``entity_name``, ``guest_fields``,
     ``actions``, ``bulk``, ``description``, ``accessor`` (the name of an
-    attribute that gives an instance its logs: ``product.activity.all()``).
+    attribute that gives an instance its logs: ``product.activity.all()``),
+    ``tags`` (a list of tags, or a callable ``instance -> list``, on every
+    row) and ``related`` (a callable ``instance -> the instance the change
+    belongs to``, or a ``(model, pk)`` pair, or ``None``).
     An unknown option, or a field both included and excluded, raises
     ``ImproperlyConfigured``.
     """

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils.translation import gettext, gettext_noop
 
+from autoaudit.values.diff import quick_paths
 from autoaudit.values.serialization import json_text, safe_str, shorten
 
 #: Each value in a description is cut to this many characters.
@@ -93,3 +94,69 @@ def change_triples(
     return [
         (labels.get(name, name), old_values.get(name), new_values.get(name)) for name in changed
     ]
+
+
+#: The longest ``changes_summary`` (its column's size).
+SUMMARY_LENGTH = 255
+#: JSON paths a summary names per field before "…".
+SUMMARY_PATHS = 5
+
+
+def _summary_change(label: str, old: Any, new: Any, is_m2m: bool) -> str:
+    """One field's part of an update's summary."""
+    if is_m2m and isinstance(old, list) and isinstance(new, list):
+        added = [item for item in new if item not in old]
+        removed = [item for item in old if item not in new]
+        parts = []
+        if added:
+            parts.append(gettext("added %(items)s") % {"items": json_text(added, VALUE_PREVIEW)})
+        if removed:
+            parts.append(
+                gettext("removed %(items)s") % {"items": json_text(removed, VALUE_PREVIEW)}
+            )
+        if parts:
+            return f"{label}: {', '.join(parts)}"
+    elif isinstance(old, dict | list) or isinstance(new, dict | list):
+        paths = quick_paths(old, new)
+        inner = [p.lstrip(".") for p in paths if p]
+        if inner:
+            shown = ", ".join(inner[:SUMMARY_PATHS])
+            if len(inner) > SUMMARY_PATHS:
+                shown += ", …"
+            return gettext("%(field)s changed at %(paths)s") % {"field": label, "paths": shown}
+    return f"{label} {_preview(old)} → {_preview(new)}"
+
+
+def summarise(
+    action: str,
+    changes: Sequence[tuple[str, Any, Any]],
+    m2m: frozenset[str] | set[str] = frozenset(),
+) -> str | None:
+    """The ``changes_summary`` column: one sentence of what changed, in the
+    active language, at most :data:`SUMMARY_LENGTH` characters (``…`` if
+    cut); ``None`` when nothing changed (views, logins, a log with no values).
+
+    ``changes`` are ``(label, old, new)`` of the masked values (a masked
+    value stays masked); JSON values are summarised by the paths that
+    changed in them and M2M fields (labels in ``m2m``) by what was added
+    and removed.
+    """
+    if not changes:
+        return None
+    if action in ("create", "delete"):
+        # What the row held; empty fields (None) say nothing and are left out.
+        held = [(label, new if action == "create" else old) for label, old, new in changes]
+        values = ", ".join(
+            f"{label} {_preview(value)}" for label, value in held if value is not None
+        )
+        if not values:
+            return None
+        if action == "create":
+            text = gettext("Created with %(values)s") % {"values": values}
+        else:
+            text = gettext("Deleted; it had %(values)s") % {"values": values}
+    else:
+        text = ", ".join(
+            _summary_change(label, old, new, label in m2m) for label, old, new in changes
+        )
+    return shorten(text, SUMMARY_LENGTH)

@@ -93,6 +93,8 @@ def json_page(view: TimelineView, request: HttpRequest) -> HttpResponseBase:
     page = view.get_page(form, cursor)
     if isinstance(view, ObjectHistoryView) and view.model is None and not page.rows:
         return error_response(404, _("No such object history."))
+    if view.can_view_all and view.read_kind is not None:
+        view.log_read(form)
     next_query = view.next_url(page)
     return JsonResponse(
         {
@@ -107,6 +109,7 @@ class ActivityApiView(TimelineView):
     """``activity/api/``: the timeline's logs as JSON, newest first."""
 
     http_method_names = ["get", "head", "options"]
+    read_kind = "api:timeline"
 
     def handle_no_permission(self) -> HttpResponseBase:  # type: ignore[override]
         return _signed_out()
@@ -120,6 +123,7 @@ class ObjectHistoryApiView(ObjectHistoryView):
     (a 404 for a model that does not exist and has no logs)."""
 
     http_method_names = ["get", "head", "options"]
+    read_kind = "api:object_history"
 
     def handle_no_permission(self) -> HttpResponseBase:  # type: ignore[override]
         return _signed_out()

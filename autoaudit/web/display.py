@@ -80,6 +80,10 @@ class Entry:
     snapshot: bool = False
     hidden_changes: int = 0
     history_url: str = ""
+    #: The history page of the entity the change belongs to (``register(related=...)``).
+    related_url: str = ""
+    #: ``Basket #3``: the related entity's kind and key, in the active language.
+    related_label: str = ""
 
 
 @dataclass
@@ -287,7 +291,9 @@ def day_heading(day: date, today: date) -> tuple[str, str]:
 # Building entries -------------------------------------------------------------
 
 
-def build_entry(log: ActivityLog, now: datetime, history_url: str = "") -> Entry:
+def build_entry(
+    log: ActivityLog, now: datetime, history_url: str = "", related_url: str = ""
+) -> Entry:
     """Precompute what the templates show for one row (no queries if the
     row was read with ``select_related("user")``)."""
     name = log.get_actor_display_name()
@@ -316,7 +322,18 @@ def build_entry(log: ActivityLog, now: datetime, history_url: str = "") -> Entry
         snapshot=snapshot,
         hidden_changes=hidden,
         history_url=history_url,
+        related_url=related_url,
+        related_label=related_label(log),
     )
+
+
+def related_label(log: ActivityLog) -> str:
+    """``Basket #3`` for a row whose related entity is basket 3, else ``""``."""
+    if not log.related_entity_type or not log.related_entity_id:
+        return ""
+    model = model_for_label(log.related_entity_type)
+    kind = str(capfirst(model._meta.verbose_name)) if model is not None else log.related_entity_type
+    return f"{kind} #{log.related_entity_id}"
 
 
 def group_by_day(entries: Iterable[Entry], now: datetime) -> list[DayGroup]:

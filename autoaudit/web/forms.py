@@ -1,4 +1,4 @@
-"""The timeline's filters: actor type, action, entity, actor and date range.
+"""The timeline's filters: actor type, action, entity, actor, tag and date range.
 
 Each filter narrows the queryset the access rules produced; none can widen
 it. Invalid values are reported on the form and left out, never guessed.
@@ -20,6 +20,10 @@ from autoaudit.enums import ActionType, ActorType
 from autoaudit.models import ActivityLogQuerySet
 from autoaudit.tracking.registry import entity_labels
 from autoaudit.values.labels import model_for_label
+from autoaudit.values.tags import TAG_LENGTH
+
+#: ``computed_entity`` of the log's entries about itself.
+AUDIT_LOG_LABEL = "autoaudit.ActivityLog"
 
 
 def entity_choices(labels: Iterable[str]) -> list[tuple[str, str]]:
@@ -43,6 +47,12 @@ class ActivityFilterForm(forms.Form):
         required=False,
         max_length=255,
         widget=forms.TextInput(attrs={"placeholder": _("email, username or guest ID")}),
+    )
+    tag = forms.CharField(
+        label=_("Tag"),
+        required=False,
+        max_length=TAG_LENGTH,
+        widget=forms.TextInput(attrs={"placeholder": _("a tag")}),
     )
     since = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
@@ -99,8 +109,15 @@ class ActivityFilterForm(forms.Form):
         return {key: value for key, value in self.cleaned_data.items() if value}
 
     def apply(self, queryset: ActivityLogQuerySet) -> ActivityLogQuerySet:
-        """Narrow ``queryset`` by every valid filter."""
+        """Narrow ``queryset`` by every valid filter.
+
+        The log's entries about itself (who read or deleted log rows) are
+        left out unless the entity filter asks for them
+        (``autoaudit.ActivityLog``): the admin and exports show them.
+        """
         values = self.valid_values()
+        if values.get("entity") != AUDIT_LOG_LABEL:
+            queryset = queryset.exclude(computed_entity=AUDIT_LOG_LABEL)
         if values.get("actor_type"):
             queryset = queryset.filter(actor_type=values["actor_type"])
         if values.get("action"):
@@ -109,6 +126,8 @@ class ActivityFilterForm(forms.Form):
             queryset = filter_entity(queryset, values["entity"])
         if values.get("actor"):
             queryset = queryset.filter(actor_identifier=values["actor"].strip())
+        if values.get("tag") and values["tag"].strip():
+            queryset = queryset.tagged(values["tag"].strip())
         start = _local_midnight(values["since"]) if values.get("since") else None
         if start is not None:
             queryset = queryset.filter(created_at__gte=start)

@@ -25,6 +25,7 @@ from django.views.generic import TemplateView
 
 from autoaudit.conf import get_settings
 from autoaudit.models import ActivityLog, ActivityLogQuerySet
+from autoaudit.tracking import selfaudit
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import safe_str
 from autoaudit.web import access, analytics, dashboard, layout
@@ -50,6 +51,10 @@ class TimelineView(SignInRequiredMixin, TemplateView):
     filter_form_class = ActivityFilterForm
     #: The counts for today / 7 / 30 days, on the first page, for who sees all.
     show_dashboard = True
+    #: The page kind of the ``view`` entry written when staff read everyone's
+    #: activity here (``AUTOAUDIT["LOG_AUDIT_READS"]``; one per user per kind
+    #: per ``AUDIT_READS_INTERVAL``); ``None`` writes none.
+    read_kind: str | None = "timeline"
 
     def get_page_size(self) -> int:
         return self.page_size or get_settings().PAGE_SIZE
@@ -96,7 +101,20 @@ class TimelineView(SignInRequiredMixin, TemplateView):
 
     def build_entries(self, page: Page) -> list[Entry]:
         now = timezone.now()
-        return [build_entry(log, now, self.history_url(log)) for log in page.rows]
+        request = self.request
+        return [
+            build_entry(log, now, self.history_url(log), related_history_url(log, request))
+            for log in page.rows
+        ]
+
+    def log_read(self, form: ActivityFilterForm) -> None:
+        """The audit of the audit log: who read everyone's activity, and
+        with which filters (after the page was read, so it is not on it)."""
+        filters = {key: str(value) for key, value in form.valid_values().items()}
+        selfaudit.log_read(
+            self.read_kind or "timeline",
+            extra={"path": self.request.path, **({"filters": filters} if filters else {})},
+        )
 
     def has_hidden_activity(self, form: ActivityFilterForm) -> bool:
         """True when the page shows nothing but rows exist that the access
@@ -140,6 +158,8 @@ class TimelineView(SignInRequiredMixin, TemplateView):
             **layout.page_context(request),
             **kwargs,
         )
+        if self.can_view_all and self.read_kind is not None:
+            self.log_read(form)
         template = self.partial_template_name if partial else self.get_template_names()
         response = self.response_class(
             request=request, template=template, context=context, using=self.template_engine
@@ -157,6 +177,7 @@ class ObjectHistoryView(TimelineView):
 
     template_name = "autoaudit/object_history.html"
     show_dashboard = False
+    read_kind = "object_history"
 
     def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         super().setup(request, *args, **kwargs)
@@ -243,13 +264,24 @@ class ObjectHistoryView(TimelineView):
 def history_url(log: ActivityLog, request: HttpRequest | None = None) -> str:
     """The object-history page of ``log``'s target, ``""`` if there is none
     (no key, not a model, or a key the URL pattern cannot carry)."""
-    if not log.entity_pk or "." not in (log.computed_entity or ""):
+    return object_history_url(log.computed_entity, log.entity_pk, request)
+
+
+def related_history_url(log: ActivityLog, request: HttpRequest | None = None) -> str:
+    """The object-history page of the entity ``log``'s change belongs to
+    (``register(related=...)``), ``""`` if it has none."""
+    return object_history_url(log.related_entity_type, log.related_entity_id, request)
+
+
+def object_history_url(label: str | None, pk: str | None, request: HttpRequest | None) -> str:
+    """The history page of the object ``label`` ``pk``, ``""`` if there is none."""
+    if not pk or "." not in (label or ""):
         return ""
     match = request.resolver_match if request is not None else None
     try:
         return reverse(
             "autoaudit:object_history",
-            kwargs={"label": log.computed_entity, "pk": log.entity_pk},
+            kwargs={"label": label, "pk": pk},
             current_app=match.namespace if match else None,
         )
     except NoReverseMatch:  # an odd pk, or the timeline is not mounted

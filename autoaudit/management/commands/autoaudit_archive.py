@@ -23,6 +23,7 @@ from autoaudit.lifecycle.selection import (
     plain_style,
     positive_int,
 )
+from autoaudit.tracking import selfaudit
 
 
 class Command(BaseCommand):
@@ -77,6 +78,14 @@ class Command(BaseCommand):
         )
         deleted = self._delete(queryset, ids, options["batch_size"] or settings.PRUNE_BATCH_SIZE)
         self._say(f"Deleted {deleted} archived rows.")
+        # The audit of the audit log: the rows were read (and moved) here.
+        selfaudit.log_read(
+            "archive",
+            name=info.path.name,
+            extra={"rows": info.rows, "first": info.first, "last": info.last},
+            rate_limited=False,
+            using=alias,
+        )
 
     def _delete(self, queryset: Any, ids: array[int], batch_size: int) -> int:
         alias = log_alias()

@@ -25,6 +25,7 @@ from autoaudit.lifecycle.selection import (
     plain_style,
     positive_int,
 )
+from autoaudit.tracking import selfaudit
 from autoaudit.values.labels import model_for_label, model_label
 
 
@@ -104,6 +105,18 @@ class Command(BaseCommand):
         else:
             rows = self._write(lambda text: self.stdout.write(text, ending=""), pages, options)
             self.stderr.write(f"Exported {rows} rows.", style_func=plain_style)
+        # The audit of the audit log: who exported what (every run).
+        filters = {
+            key: str(options[key])
+            for key in ("actor", "entity", "since", "until", "actor_type", "format")
+            if options.get(key) is not None
+        }
+        selfaudit.log_read(
+            "export",
+            extra={"rows": rows, **({"filters": filters} if filters else {})},
+            rate_limited=False,
+            using=log_alias(),
+        )
 
     def _known_entity(self, entity: str, logs: Any) -> str:
         """``entity`` as the logs store it, or a ``CommandError`` naming it
