@@ -33,7 +33,7 @@ from autoaudit.enums import ActionType
 from autoaudit.models import ActivityLog
 from autoaudit.values.serialization import shorten
 from autoaudit.web import access, dashboard
-from autoaudit.web.display import build_entry, entity_label
+from autoaudit.web.display import build_entries, build_entry, entity_label
 from autoaudit.web.forms import entity_choices, filter_entity
 from autoaudit.web.pagination import cursor_of, fetch_page
 
@@ -313,7 +313,7 @@ class ActivityHistoryMixin(_MixinBase):
             "module_name": str(capfirst(opts.verbose_name_plural)),
             "object": obj,
             "opts": opts,
-            "entries": [build_entry(log, now) for log in page.rows],
+            "entries": build_entries(page.rows, now),
             "next_url": f"?cursor={page.next_cursor.encode()}" if page.next_cursor else "",
             "is_first_page": cursor is None,
             "can_view_all": access.can_view_all(request.user),

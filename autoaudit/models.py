@@ -16,6 +16,7 @@ from django.dispatch.dispatcher import NO_RECEIVERS
 from django.utils.translation import gettext_lazy as _
 
 from autoaudit.enums import ActionType, ActorType
+from autoaudit.reading import display
 from autoaudit.tracking import manual
 from autoaudit.tracking.registry import entity_labels
 from autoaudit.values.diff import changed_paths
@@ -314,6 +315,17 @@ class ActivityLog(models.Model):
     def changed_paths(self) -> list[str]:
         """Dotted paths of what changed, nested JSON keys included."""
         return changed_paths(self.old_values, self.new_values, self.changed_fields)
+
+    def changes_display(self) -> list[tuple[str, str | None, str | None]]:
+        """The changes as ``(label, old, new)``, readable: verbose names,
+        choice labels, ``str()`` of related objects, yes/no, localized dates
+        and numbers, JSON values by changed path; masked values as stored.
+
+        One query per related model named. For many logs at once (a page),
+        :func:`autoaudit.reading.display.readable_changes` reads each
+        related model once for all of them.
+        """
+        return display.changes_display(self)
 
     @classmethod
     def create_for_instance(cls, instance: models.Model, action: str, **kwargs: Any) -> ActivityLog:

@@ -28,7 +28,7 @@ from autoaudit.models import ActivityLog, ActivityLogQuerySet
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import safe_str
 from autoaudit.web import access, dashboard, layout
-from autoaudit.web.display import Entry, build_entry, group_by_day
+from autoaudit.web.display import Entry, build_entries, group_by_day
 from autoaudit.web.forms import ActivityFilterForm
 from autoaudit.web.login import SignInRequiredMixin
 from autoaudit.web.pagination import Cursor, Page, cursor_of, fetch_page
@@ -95,8 +95,7 @@ class TimelineView(SignInRequiredMixin, TemplateView):
         return f"?{query.urlencode()}"
 
     def build_entries(self, page: Page) -> list[Entry]:
-        now = timezone.now()
-        return [build_entry(log, now, self.history_url(log)) for log in page.rows]
+        return build_entries(page.rows, timezone.now(), self.history_url)
 
     def has_hidden_activity(self, form: ActivityFilterForm) -> bool:
         """True when the page shows nothing but rows exist that the access
