@@ -16,7 +16,7 @@ from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
@@ -30,9 +30,10 @@ from django.utils.translation import gettext_lazy as _
 
 from autoaudit.conf import get_settings
 from autoaudit.enums import ActionType
+from autoaudit.history.errors import RevertConflict, RevertError
 from autoaudit.models import ActivityLog
 from autoaudit.values.serialization import shorten
-from autoaudit.web import access, dashboard
+from autoaudit.web import access, dashboard, revert
 from autoaudit.web.display import build_entries, build_entry, entity_label
 from autoaudit.web.forms import entity_choices, filter_entity
 from autoaudit.web.pagination import cursor_of, fetch_page
@@ -190,6 +191,80 @@ class ActivityLogAdmin(_LogAdminBase):
     def has_delete_permission(self, request: HttpRequest, obj: ActivityLog | None = None) -> bool:
         user = request.user
         return bool(user.is_active and user.is_superuser)
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.model._meta
+        view = self.admin_site.admin_view(self.revert_view)
+        name = f"{opts.app_label}_{opts.model_name}_revert"
+        return [path("<path:object_id>/revert/", view, name=name), *super().get_urls()]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        log = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if log is not None and revert.may_undo(request.user, log):
+            context["undo_kind"] = revert.undo_kind(log)
+            context["undo_url"] = self._url(log, "revert")
+        return super().change_view(request, object_id, form_url, context)
+
+    def _url(self, log: ActivityLog, view: str) -> str:
+        opts = self.model._meta
+        name = f"admin:{opts.app_label}_{opts.model_name}_{view}"
+        return reverse(name, args=[quote(log.pk)], current_app=self.admin_site.name)
+
+    def revert_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Revert (or restore) what one log records: a confirmation page on
+        GET, which changes nothing; the revert on POST."""
+        log = self.get_object(request, unquote(object_id))
+        if log is None:
+            raise Http404(gettext("No such activity log."))
+        kind = revert.undo_kind(log)
+        if not self.has_view_permission(request, log) or not revert.may_undo(request.user, log):
+            raise PermissionDenied
+        if kind is None:  # may_undo() said yes: only a log whose model vanished since
+            raise Http404(gettext("This log cannot be reverted."))
+        conflict = None
+        if request.method == "POST":
+            try:
+                made = log.revert(force=request.POST.get("force") == "1")
+            except RevertConflict as error:
+                conflict = error  # shown again, with the conflict to confirm
+            except RevertError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return HttpResponseRedirect(self._url(log, "change"))
+            else:
+                done = gettext("Restored.") if kind == "restore" else gettext("Reverted.")
+                self.message_user(request, done, messages.SUCCESS)
+                return HttpResponseRedirect(self._url(made if made is not None else log, "change"))
+        preview = revert.preview(log)
+        label = gettext("Restore") if kind == "restore" else gettext("Revert")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Restore this object?")
+            if kind == "restore"
+            else gettext("Revert this change?"),
+            "subtitle": None,
+            "opts": self.model._meta,
+            "log": log,
+            "log_url": self._url(log, "change"),
+            "undo_kind": kind,
+            "action_label": label,
+            "confirm_label": gettext("Yes, restore")
+            if kind == "restore"
+            else gettext("Yes, revert"),
+            "preview": preview,
+            "breadcrumbs_as_list": django.VERSION >= (6, 1),
+        }
+        request.current_app = self.admin_site.name
+        status = 409 if conflict is not None else 200
+        return TemplateResponse(
+            request, "admin/autoaudit/activitylog/revert_confirmation.html", context, status=status
+        )
 
     @admin.display(description=_("actor"), ordering="actor_name")
     def actor(self, obj: ActivityLog) -> str:
