@@ -198,19 +198,20 @@ class ActivityLogAdmin(_LogAdminBase):
         name = f"{opts.app_label}_{opts.model_name}_revert"
         return [path("<path:object_id>/revert/", view, name=name), *super().get_urls()]
 
-    def change_view(
+    def render_change_form(
         self,
         request: HttpRequest,
-        object_id: str,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
         form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
+        obj: ActivityLog | None = None,
     ) -> HttpResponse:
-        log = self.get_object(request, unquote(object_id))
-        context = dict(extra_context or {})
-        if log is not None and revert.may_undo(request.user, log):
-            context["undo_kind"] = revert.undo_kind(log)
-            context["undo_url"] = self._url(log, "revert")
-        return super().change_view(request, object_id, form_url, context)
+        # The log page's Revert / Restore button, for who may undo it.
+        if obj is not None and revert.may_undo(request.user, obj):
+            context["undo_kind"] = revert.undo_kind(obj)
+            context["undo_url"] = self._url(obj, "revert")
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _url(self, log: ActivityLog, view: str) -> str:
         opts = self.model._meta

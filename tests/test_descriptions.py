@@ -139,6 +139,8 @@ def test_json_changes_are_described_by_their_paths() -> None:
         ("m", "********", "********")
     ]
     assert change_triples({}, ["m"], {"m": [1, 2]}, {"m": [1, 3]}) == [("m[1]", 2, 3)]
+    # A list that grew or shrank is shown whole (found without deepdiff).
+    assert change_triples({}, ["m"], {"m": [1]}, {"m": [1, 2]}) == [("m", [1], [1, 2])]
 
 
 def test_a_description_names_at_most_max_described_changes() -> None:

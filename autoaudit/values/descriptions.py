@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils.translation import gettext, gettext_noop
 
-from autoaudit.values.diff import MISSING, join_path, nested_paths, value_at
+from autoaudit.values.diff import MISSING, join_path, json_paths, value_at
 from autoaudit.values.serialization import ELLIPSIS, json_text, safe_str, shorten
 
 #: Each value in a description is cut to this many characters.
@@ -109,7 +109,7 @@ def change_triples(
     for name in changed:
         label = labels.get(name, name)
         old, new = old_values.get(name), new_values.get(name)
-        paths = [] if name in whole else nested_paths(old, new)
+        paths = [] if name in whole else json_paths(old, new)
         if not any(paths):  # a scalar, a value changed as a whole, or masked
             triples.append((label, old, new))
             continue

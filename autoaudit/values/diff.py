@@ -158,6 +158,18 @@ def nested_paths(old: Any, new: Any) -> list[str]:
     return [""] if json_differs(old, new) else []
 
 
+def json_paths(old: Any, new: Any) -> list[str]:
+    """Dotted paths inside one value that differ, found without deepdiff:
+    what a description names when the log is written (the write path never
+    runs deepdiff). As :func:`nested_paths`, except that a list whose
+    length changed is one path, not one per item added or removed."""
+    if not (isinstance(old, _CONTAINERS) and isinstance(new, _CONTAINERS)):
+        return [""] if json_differs(old, new) else []
+    if not _small(old, new):
+        return [""] if json_differs(old, new) else []
+    return sorted({_format(path) for path in _json_paths(old, new, [])})
+
+
 def changed_paths(
     old_values: Mapping[str, Any] | None,
     new_values: Mapping[str, Any] | None,
