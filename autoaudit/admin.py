@@ -30,9 +30,9 @@ from django.utils.translation import gettext_lazy as _
 
 from autoaudit.conf import get_settings
 from autoaudit.enums import ActionType
-from autoaudit.history.errors import RevertConflict, RevertError
 from autoaudit.models import ActivityLog
 from autoaudit.values.serialization import shorten
+from autoaudit.versions.errors import RevertConflict, RevertError
 from autoaudit.web import access, dashboard, revert
 from autoaudit.web.display import build_entries, build_entry, entity_label
 from autoaudit.web.forms import entity_choices, filter_entity

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission, User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import path
 
 from autoaudit.admin import ActivityLogAdmin
@@ -24,6 +26,8 @@ site.register(ActivityLog, ActivityLogAdmin)
 urlpatterns = [path("admin/", site.urls)]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "SAVEPOINT", "WITH")
 
 
 def page(log: ActivityLog) -> str:
@@ -102,7 +106,11 @@ def test_offered_only_with_the_permission_the_undo_needs(
 def test_revert_an_update_confirm_then_post(client: Client, product: Product, root: User) -> None:
     log = last_log(product)
     before = state()
-    response = login(client, root).get(revert_url(log))
+    login(client, root)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(revert_url(log))
+    writes = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(WRITES)]
+    assert writes == []  # looking writes nothing, not even to roll it back
     html = response.text
     assert response.status_code == 200
     assert "Revert this change?" in html

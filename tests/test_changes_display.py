@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from django.utils import timezone, translation
 
-from autoaudit.history.display import readable_changes, triples
 from autoaudit.models import ActivityLog
 from autoaudit.values.masking import REDACTED
+from autoaudit.versions.display import readable_changes, triples
 from tests.testapp.models import Category, Order, Product, Tag
 from tests.typing_support import Track
 

@@ -25,11 +25,11 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from autoaudit.enums import ActionType, ActorType
-from autoaudit.history.display import ReadableChange, readable_changes
 from autoaudit.models import ActivityLog
 from autoaudit.values.diff import MISSING
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import encodable, json_text, shorten
+from autoaudit.versions.display import ReadableChange, readable_changes
 
 #: Changes shown per row; the rest are summarised as "and N more".
 MAX_CHANGES = 40
@@ -159,7 +159,7 @@ def changes_of(
 
     An update lists each changed path (nested JSON keys too) old → new. A
     create lists its stored values as "added" and a delete as "removed".
-    The values are :func:`~autoaudit.history.display.readable_changes`'
+    The values are :func:`~autoaudit.versions.display.readable_changes`'
     (pass them, read for a whole page at once, as ``readable``).
     """
     rows = readable_changes([log])[0] if readable is None else readable

@@ -7,12 +7,9 @@ create made, *add* to recreate what a delete removed. The confirmation page
 shows the change the revert would make; only a POST (with Django's CSRF
 check) makes it.
 
-What the revert would do is asked of the revert itself
-(:meth:`ActivityLog.revert`), run inside a transaction that is then rolled
-back: the confirmation shows exactly the values, conflicts and errors the
-real revert meets, without a second copy of its rules. Nothing of the trial
-survives: its rows and its log roll back with it, and what waits for a
-commit (``post_log``, sinks, ``on_commit`` writes) never runs.
+What the revert would do comes from :meth:`ActivityLog.revert_preview`,
+which works it out from the same rules without writing anything, and is
+shown in the timeline's old → new table.
 """
 
 from __future__ import annotations
@@ -22,15 +19,13 @@ from typing import Any
 
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import FieldDoesNotExist
-from django.db import router, transaction
-from django.utils import timezone
 
 from autoaudit.enums import ActionType
-from autoaudit.history.display import readable_changes
-from autoaudit.history.errors import RevertConflict, RevertError
 from autoaudit.models import ActivityLog
 from autoaudit.values.serialization import safe_str
-from autoaudit.web.display import Entry, build_entry
+from autoaudit.versions.display import readable_changes
+from autoaudit.versions.errors import RevertError
+from autoaudit.web.display import Change, changes_of
 
 #: The permission each undo needs on the target model.
 PERMISSIONS = {
@@ -62,50 +57,36 @@ def may_undo(user: Any, log: ActivityLog) -> bool:
 
 @dataclass
 class Preview:
-    """What reverting a log would do: the change (as the timeline shows
-    one), the fields changed since (``conflicts``, overridable), or why it
-    cannot be done (``error``)."""
+    """What reverting a log would do: the change (``changes``, ``snapshot``
+    and ``hidden_changes`` as the changes table reads them from an entry),
+    the fields changed since (``conflicts``, to be overwritten on request),
+    or why it cannot be done (``error``)."""
 
-    entry: Entry | None = None
+    changes: list[Change] = field(default_factory=list)
+    snapshot: bool = False
+    hidden_changes: int = 0
     conflicts: list[str] = field(default_factory=list)
     error: str = ""
 
 
-class _Rollback(Exception):
-    """Ends the trial's transaction."""
-
-
-def _trial(log: ActivityLog, force: bool) -> Entry | None:
-    """The entry of the log the revert would write (``None`` if it writes
-    none that can be read back), from a revert that is rolled back."""
-    model = log.get_target_model_class()
-    using = router.db_for_write(model) if model is not None else None
-    entry: Entry | None = None
-    try:
-        with transaction.atomic(using=using):
-            made = log.revert(force=force)
-            if made is not None:
-                # Read inside the trial: the related objects as the revert leaves them.
-                rows = readable_changes([made])[0]
-                entry = build_entry(made, timezone.now(), readable=rows)
-            raise _Rollback
-    except _Rollback:
-        pass
-    return entry
-
-
 def preview(log: ActivityLog) -> Preview:
-    """What :meth:`ActivityLog.revert` would do now, found by trying it."""
+    """What :meth:`ActivityLog.revert` would do now (nothing is written)."""
     try:
-        return Preview(entry=_trial(log, force=False))
-    except RevertConflict as conflict:
-        labels = _labels(log, conflict.fields)
-        try:
-            return Preview(entry=_trial(log, force=True), conflicts=labels)
-        except RevertError as error:
-            return Preview(conflicts=labels, error=str(error))
+        plan = log.revert_preview()
     except RevertError as error:
         return Preview(error=str(error))
+    now = {name: value for name, value, _after in plan.changes}
+    after = {name: value for name, _now, value in plan.changes}
+    # The change the revert would log, read as any logged change is.
+    would_log = ActivityLog(
+        action=plan.action,
+        computed_entity=log.computed_entity,
+        old_values=now if plan.action != ActionType.CREATE else None,
+        new_values=after if plan.action != ActionType.DELETE else None,
+        changed_fields=list(now) if plan.action == ActionType.UPDATE else None,
+    )
+    changes, snapshot, hidden = changes_of(would_log, readable_changes([would_log])[0])
+    return Preview(changes, snapshot, hidden, conflicts=_labels(log, plan.conflicts))
 
 
 def _labels(log: ActivityLog, names: tuple[str, ...]) -> list[str]:

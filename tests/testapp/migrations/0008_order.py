@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('testapp', '0006_one_statement_creates'),
+        ('testapp', '0007_history_specimen'),
     ]
 
     operations = [
