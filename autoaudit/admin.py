@@ -16,7 +16,7 @@ from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models, router, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
@@ -33,8 +33,9 @@ from autoaudit.enums import ActionType
 from autoaudit.models import ActivityLog
 from autoaudit.tracking import selfaudit
 from autoaudit.values.serialization import shorten
-from autoaudit.web import access, dashboard
-from autoaudit.web.display import build_entry, entity_label
+from autoaudit.versions.errors import RevertConflict, RevertError
+from autoaudit.web import access, dashboard, revert
+from autoaudit.web.display import build_entries, build_entry, entity_label
 from autoaudit.web.forms import entity_choices, filter_entity
 from autoaudit.web.pagination import cursor_of, fetch_page
 
@@ -235,6 +236,81 @@ class ActivityLogAdmin(_LogAdminBase):
             selfaudit.log_deletions(list(queryset), using)
             super().delete_queryset(request, queryset)
 
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.model._meta
+        view = self.admin_site.admin_view(self.revert_view)
+        name = f"{opts.app_label}_{opts.model_name}_revert"
+        return [path("<path:object_id>/revert/", view, name=name), *super().get_urls()]
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: ActivityLog | None = None,
+    ) -> HttpResponse:
+        # The log page's Revert / Restore button, for who may undo it.
+        if obj is not None and revert.may_undo(request.user, obj):
+            context["undo_kind"] = revert.undo_kind(obj)
+            context["undo_url"] = self._url(obj, "revert")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _url(self, log: ActivityLog, view: str) -> str:
+        opts = self.model._meta
+        name = f"admin:{opts.app_label}_{opts.model_name}_{view}"
+        return reverse(name, args=[quote(log.pk)], current_app=self.admin_site.name)
+
+    def revert_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Revert (or restore) what one log records: a confirmation page on
+        GET, which changes nothing; the revert on POST."""
+        log = self.get_object(request, unquote(object_id))
+        if log is None:
+            raise Http404(gettext("No such activity log."))
+        kind = revert.undo_kind(log)
+        if not self.has_view_permission(request, log) or not revert.may_undo(request.user, log):
+            raise PermissionDenied
+        if kind is None:  # may_undo() said yes: only a log whose model vanished since
+            raise Http404(gettext("This log cannot be reverted."))
+        conflict = None
+        if request.method == "POST":
+            try:
+                made = log.revert(force=request.POST.get("force") == "1")
+            except RevertConflict as error:
+                conflict = error  # shown again, with the conflict to confirm
+            except RevertError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return HttpResponseRedirect(self._url(log, "change"))
+            else:
+                done = gettext("Restored.") if kind == "restore" else gettext("Reverted.")
+                self.message_user(request, done, messages.SUCCESS)
+                return HttpResponseRedirect(self._url(made if made is not None else log, "change"))
+        preview = revert.preview(log)
+        label = gettext("Restore") if kind == "restore" else gettext("Revert")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Restore this object?")
+            if kind == "restore"
+            else gettext("Revert this change?"),
+            "subtitle": None,
+            "opts": self.model._meta,
+            "log": log,
+            "log_url": self._url(log, "change"),
+            "undo_kind": kind,
+            "action_label": label,
+            "confirm_label": gettext("Yes, restore")
+            if kind == "restore"
+            else gettext("Yes, revert"),
+            "preview": preview,
+            "breadcrumbs_as_list": django.VERSION >= (6, 1),
+        }
+        request.current_app = self.admin_site.name
+        status = 409 if conflict is not None else 200
+        return TemplateResponse(
+            request, "admin/autoaudit/activitylog/revert_confirmation.html", context, status=status
+        )
+
     @admin.display(description=_("actor"), ordering="actor_name")
     def actor(self, obj: ActivityLog) -> str:
         return obj.get_actor_display_name()
@@ -357,7 +433,7 @@ class ActivityHistoryMixin(_MixinBase):
             "module_name": str(capfirst(opts.verbose_name_plural)),
             "object": obj,
             "opts": opts,
-            "entries": [build_entry(log, now) for log in page.rows],
+            "entries": build_entries(page.rows, now),
             "next_url": f"?cursor={page.next_cursor.encode()}" if page.next_cursor else "",
             "is_first_page": cursor is None,
             "can_view_all": access.can_view_all(request.user),

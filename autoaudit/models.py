@@ -24,7 +24,7 @@ from autoaudit.values.diff import changed_paths
 from autoaudit.values.keys import pk_is_set, stored_pk
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import pk_text
-from autoaudit.versions import asof
+from autoaudit.versions import asof, display
 from autoaudit.versions import revert as versions_revert
 
 if TYPE_CHECKING:
@@ -358,6 +358,17 @@ class ActivityLog(models.Model):
     def changed_paths(self) -> list[str]:
         """Dotted paths of what changed, nested JSON keys included."""
         return changed_paths(self.old_values, self.new_values, self.changed_fields)
+
+    def changes_display(self) -> list[tuple[str, str | None, str | None]]:
+        """The changes as ``(label, old, new)``, readable: verbose names,
+        choice labels, ``str()`` of related objects, yes/no, localized dates
+        and numbers, JSON values by changed path; masked values as stored.
+
+        One query per related model named. For many logs at once (a page),
+        :func:`autoaudit.versions.display.readable_changes` reads each
+        related model once for all of them.
+        """
+        return display.changes_display(self)
 
     def revert(self, force: bool = False) -> ActivityLog | None:
         """Undo the change this log records, as a new logged change.

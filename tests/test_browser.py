@@ -24,6 +24,8 @@ from pytest_django.live_server_helper import LiveServer
 import autoaudit
 from autoaudit.models import ActivityLog
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, needs_chromium
+from tests.testapp.models import Product
+from tests.typing_support import Track
 from tests.ui_factories import make_logs, seed_showcase
 
 pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
@@ -150,7 +152,7 @@ def test_timeline_groups_badges_and_screenshots(
             assert time.inner_text().endswith("ago")
             assert time.get_attribute("title")
             # The changed part is highlighted, nested paths included.
-            assert page.locator("code", has_text="metadata.specs.ram").is_visible()
+            assert page.locator("th", has_text="metadata.specs.ram").is_visible()
             assert page.locator(".aa-new mark", has_text="16GB").is_visible()
             # Nothing sticks out sideways, on a phone either.
             scroll_width = page.evaluate("document.documentElement.scrollWidth")
@@ -245,7 +247,7 @@ def test_the_admin_renders_the_diff(open_as: Callable[..., Page], root: User, bo
         page = open_as(root, f"/admin/autoaudit/activitylog/{log.pk}/change/", dark=dark)
         table = page.locator("table.aa-changes")
         assert table.is_visible()
-        assert table.locator("code").all_inner_texts() == [
+        assert table.locator("th[scope=row]").all_inner_texts() == [
             "metadata.specs.ram",
             "metadata.specs.switch",
         ]
@@ -307,3 +309,51 @@ def test_timeline_tag_chips_and_the_related_link(
     page.locator(".aa-tag", has_text="import").first.click()
     page.wait_for_url(re.compile(r"\?tag=import$"))
     assert page.locator(".aa-entry").count() == 1
+
+
+def test_revert_from_the_admin(open_as: Callable[..., Page], root: User, track: Track) -> None:
+    """Open a log, click Revert, see what it will change, confirm, land on
+    the revert's own log; screenshots of the confirmation, light and dark."""
+    track(Product)
+    laptop = Product.objects.create(name="Laptop ASUS ROG", price="15000000.00", stock=10)
+    laptop.price, laptop.stock, laptop.metadata = "14500000.00", 8, {"specs": {"ram": "32GB"}}
+    laptop.save()
+    log = ActivityLog.objects.for_instance(laptop).get(action="update")
+    target = Path("/tmp/h16b-shots")
+    target.mkdir(parents=True, exist_ok=True)
+    for dark in (False, True):
+        page = open_as(root, f"/admin/autoaudit/activitylog/{log.pk}/change/", dark=dark)
+        page.get_by_role("link", name="Revert").click()
+        page.wait_for_url(re.compile(r"/revert/$"))
+        assert page.get_by_role("heading", name="Revert this change?").is_visible()
+        table = page.locator("table.aa-changes")
+        assert table.locator("th[scope=row]").all_inner_texts() == [
+            "price",
+            "stock",
+            "metadata.specs",  # the key the update added goes again
+        ]
+        assert table.locator(".aa-new").first.inner_text() == "15000000.00"
+        page.screenshot(
+            path=str(target / f"revert-confirm-{'dark' if dark else 'light'}.png"), full_page=True
+        )
+        shoot(page, f"admin-revert-{'dark' if dark else 'light'}")
+    assert ActivityLog.objects.count() == 2  # looking changed nothing
+    # Someone changes the stock meanwhile: the page names it, and asks.
+    laptop.stock = 3
+    laptop.save()
+    page = open_as(root, f"/admin/autoaudit/activitylog/{log.pk}/revert/")
+    conflict = page.locator(".aa-revert-conflict")
+    assert conflict.is_visible() and "stock" in conflict.inner_text()
+    assert page.locator("tr", has_text="stock").locator(".aa-old").inner_text() == "3"
+    page.screenshot(path=str(target / "revert-conflict-light.png"), full_page=True)
+    page.get_by_label("Overwrite the later changes").check()
+    page.get_by_role("button", name="Yes, revert").click()
+    page.wait_for_url(re.compile(r"/change/$"))
+    made = ActivityLog.objects.order_by("-id").first()
+    assert made is not None and made.get_extra_value("reverts") == log.pk
+    assert page.url.endswith(f"/admin/autoaudit/activitylog/{made.pk}/change/")
+    assert page.get_by_text("Reverted.").is_visible()
+    assert page.locator("table.aa-changes .aa-new").first.inner_text() == "15000000.00"
+    page.screenshot(path=str(target / "revert-done-light.png"), full_page=True)
+    laptop.refresh_from_db()
+    assert (str(laptop.price), laptop.stock, laptop.metadata) == ("15000000.00", 10, {})

@@ -6,7 +6,7 @@ import pytest
 from django.utils import translation
 
 from autoaudit.models import ActivityLog
-from autoaudit.values.descriptions import describe
+from autoaudit.values.descriptions import MAX_DESCRIBED, change_triples, describe
 from tests.testapp.models import Product
 from tests.typing_support import Track
 
@@ -119,3 +119,32 @@ def test_an_empty_text_is_visible_not_a_double_space(
         text = describe("update", "product", "Mug", [("note", old, new)])
     assert text == expected
     assert "  →" not in text and "→  " not in text
+
+
+def test_json_changes_are_described_by_their_paths() -> None:
+    old = {"price": "10", "metadata": {"specs": {"ram": "32GB", "cpu": "i7"}, "old": 1}}
+    new = {"price": "12", "metadata": {"specs": {"ram": "64GB", "cpu": "i7"}, "new": [1]}}
+    triples = change_triples({"price": "price"}, ["price", "metadata"], old, new)
+    text = describe("update", "product", "Mug", triples)
+    assert text == (
+        'Updated product "Mug": price 10 → 12, metadata.new ∅ → [1], '
+        "metadata.old 1 → ∅, metadata.specs.ram 32GB → 64GB"
+    )
+    # Many-to-many pk lists, a value replaced whole, masked values: not split.
+    assert change_triples({}, ["tags"], {"tags": [1]}, {"tags": [1, 2]}, whole=["tags"]) == [
+        ("tags", [1], [1, 2])
+    ]
+    assert change_triples({}, ["m"], {"m": None}, {"m": {"a": 1}}) == [("m", None, {"a": 1})]
+    assert change_triples({}, ["m"], {"m": "********"}, {"m": "********"}) == [
+        ("m", "********", "********")
+    ]
+    assert change_triples({}, ["m"], {"m": [1, 2]}, {"m": [1, 3]}) == [("m[1]", 2, 3)]
+    # A list that grew or shrank is shown whole (found without deepdiff).
+    assert change_triples({}, ["m"], {"m": [1]}, {"m": [1, 2]}) == [("m", [1], [1, 2])]
+
+
+def test_a_description_names_at_most_max_described_changes() -> None:
+    many = [(f"f{i}", i, i + 1) for i in range(MAX_DESCRIBED + 3)]
+    text = describe("update", "product", "Mug", many)
+    assert text.count("→") == MAX_DESCRIBED
+    assert text.endswith(", …")

@@ -122,8 +122,8 @@ def test_changes_old_to_new_with_the_change_marked(client: Client, root: User) -
         changed_fields=["price", "metadata"],
     )
     html = login(client, root).get(URL).text
-    assert "<code>price</code>" in html
-    assert "<code>metadata.specs.ram</code>" in html
+    assert '<th scope="row">price</th>' in html
+    assert '<th scope="row">metadata.specs.ram</th>' in html
     assert "metadata.specs.cpu" not in html  # unchanged nested key
     old = re.search(r'<td class="aa-old">(.*?)</td>', html, re.S)
     new = re.search(r'<td class="aa-new">(.*?)</td>', html, re.S)
@@ -174,7 +174,7 @@ def test_real_tracked_changes_render(client: Client, track: Track, root: User) -
         product.price = "9.50"
         product.save()
     html = login(client, root).get(URL).text
-    assert "<code>metadata.ram</code>" in html and "<code>price</code>" in html
+    assert '<th scope="row">metadata.ram</th>' in html and '<th scope="row">price</th>' in html
     history = reverse(
         "autoaudit:object_history", kwargs={"label": "testapp.Product", "pk": str(product.pk)}
     )

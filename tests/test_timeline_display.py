@@ -8,6 +8,7 @@ import pytest
 from django.utils import translation
 
 from autoaudit.models import ActivityLog
+from autoaudit.values.diff import value_at
 from autoaudit.web.display import (
     MAX_CHANGES,
     MAX_VALUE_CHARS,
@@ -15,7 +16,6 @@ from autoaudit.web.display import (
     day_heading,
     highlight,
     initials,
-    lookup,
     relative_time,
     value_text,
     week_start,
@@ -115,14 +115,14 @@ def test_value_text_is_bounded_whatever_the_value() -> None:
     assert value_text(["a\ud800"]) == '["a\ufffd"]'
 
 
-def test_lookup_nested_paths() -> None:
+def test_value_at_nested_paths() -> None:
     values = {"metadata": {"specs": {"ram": "8GB"}}, "tags": [1, {"k": "v"}]}
-    assert lookup(values, "metadata.specs.ram") == "8GB"
-    assert lookup(values, "tags[1].k") == "v"
-    assert lookup(values, "tags[0]") == 1
+    assert value_at(values, "metadata.specs.ram") == "8GB"
+    assert value_at(values, "tags[1].k") == "v"
+    assert value_at(values, "tags[0]") == 1
     for missing in ("tags[5]", "metadata.nope", "metadata.specs.ram.deeper", "x[0]"):
-        assert value_text(lookup(values, missing)) == ""
-        assert lookup(values, missing) is not None
+        assert value_text(value_at(values, missing)) == ""
+        assert value_at(values, missing) is not None
 
 
 def test_changes_of_an_update_with_nested_and_added_keys() -> None:

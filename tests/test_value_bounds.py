@@ -126,7 +126,7 @@ def test_a_change_past_the_cut_is_still_logged(
     assert log.changed_paths == ["metadata"]
     html = login(client, root).get(TIMELINE).text
     assert '<tr class="aa-change aa-change--changed">' in html
-    assert "<code>metadata</code>" in html
+    assert '<th scope="row">metadata</th>' in html
 
 
 def test_an_old_huge_row_renders_without_deepdiff(
@@ -141,7 +141,7 @@ def test_an_old_huge_row_renders_without_deepdiff(
         assert response.status_code == 200
         html = response.text
         assert '<tr class="aa-change aa-change--changed">' in html
-        assert "<code>metadata</code>" in html
+        assert '<th scope="row">metadata</th>' in html
         assert len(html) < 100_000  # the page shows a bounded preview
     assert client.get(admin_page(log)).status_code == 200
     assert deepdiff_calls == []

@@ -395,5 +395,7 @@ def _default_description(
             text = None
         if text:
             return safe_str(text)
-    triples = change_triples(_labels(tracker, model), changed or [], old_values, new_values)
+    # Many-to-many values are pk lists: described whole, not item by item.
+    whole = [f.name for f in tracker.m2m] if tracker is not None else ()
+    triples = change_triples(_labels(tracker, model), changed or [], old_values, new_values, whole)
     return describe(action, verbose, name, triples)

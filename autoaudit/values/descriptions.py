@@ -8,20 +8,23 @@ produk "Laptop ASUS ROG": ...``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from django.utils.translation import gettext, gettext_noop
 
-from autoaudit.values.diff import quick_paths
-from autoaudit.values.serialization import json_text, safe_str, shorten
+from autoaudit.values.diff import MISSING, join_path, json_paths, quick_paths, value_at
+from autoaudit.values.serialization import ELLIPSIS, json_text, safe_str, shorten
 
 #: Each value in a description is cut to this many characters.
 VALUE_PREVIEW = 60
+#: Changes named in one description; more end it with ``…`` (all of them
+#: are in ``old_values``/``new_values``).
+MAX_DESCRIBED = 20
 
 
 def _preview(value: Any) -> str:
-    if value is None:
+    if value is None or value is MISSING:
         return "∅"
     # A summary, not the record: the full value is in old/new_values.
     if isinstance(value, dict | list):
@@ -46,9 +49,13 @@ def describe(
     """
     params: dict[str, Any] = {"entity": verbose_name, "name": entity_name or ""}
     if action == "update":
-        params["changes"] = ", ".join(
-            f"{label} {_preview(old)} → {_preview(new)}" for label, old, new in changes
-        )
+        items = [
+            f"{label} {_preview(old)} → {_preview(new)}"
+            for label, old, new in changes[:MAX_DESCRIBED]
+        ]
+        if len(changes) > MAX_DESCRIBED:
+            items.append(ELLIPSIS)
+        params["changes"] = ", ".join(items)
         return gettext('Updated %(entity)s "%(name)s": %(changes)s') % params
     if action == "login":
         return gettext("Logged in")
@@ -88,12 +95,28 @@ def change_triples(
     changed: Sequence[str],
     old_values: Mapping[str, Any] | None,
     new_values: Mapping[str, Any] | None,
+    whole: Collection[str] = (),
 ) -> list[tuple[str, Any, Any]]:
+    """``(label, old, new)`` of each changed field, for :func:`describe`.
+
+    A JSON value is described by the paths inside it that changed
+    (``metadata.specs.ram 32GB → 64GB``), not as a cut-off dump of the
+    whole value; names in ``whole`` (many-to-many pk lists) are not.
+    """
     old_values = old_values or {}
     new_values = new_values or {}
-    return [
-        (labels.get(name, name), old_values.get(name), new_values.get(name)) for name in changed
-    ]
+    triples: list[tuple[str, Any, Any]] = []
+    for name in changed:
+        label = labels.get(name, name)
+        old, new = old_values.get(name), new_values.get(name)
+        paths = [] if name in whole else json_paths(old, new)
+        if not any(paths):  # a scalar, a value changed as a whole, or masked
+            triples.append((label, old, new))
+            continue
+        triples.extend(
+            (join_path(label, path), value_at(old, path), value_at(new, path)) for path in paths
+        )
+    return triples
 
 
 #: The longest ``changes_summary`` (its column's size).

@@ -12,12 +12,26 @@ A test pins the two to the same answer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 
 from deepdiff import DeepDiff
 
 _CONTAINERS = (dict, list)
+_PATH_TOKEN = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+class _Missing:
+    """The type of :data:`MISSING`."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+#: What :func:`value_at` returns for a path that leads nowhere (a key added
+#: or removed), told apart from a stored ``null``.
+MISSING: Final = _Missing()
 #: deepdiff runs on an old and a new value holding this many JSON values in
 #: all (it costs tens of microseconds each), nested no deeper than
 #: :data:`DIFF_MAX_DEPTH` (it recurses); past either, the paths are not
@@ -156,6 +170,18 @@ def nested_paths(old: Any, new: Any) -> list[str]:
     return [""] if json_differs(old, new) else []
 
 
+def json_paths(old: Any, new: Any) -> list[str]:
+    """Dotted paths inside one value that differ, found without deepdiff:
+    what a description names when the log is written (the write path never
+    runs deepdiff). As :func:`nested_paths`, except that a list whose
+    length changed is one path, not one per item added or removed."""
+    if not (isinstance(old, _CONTAINERS) and isinstance(new, _CONTAINERS)):
+        return [""] if json_differs(old, new) else []
+    if not _small(old, new):
+        return [""] if json_differs(old, new) else []
+    return sorted({_format(path) for path in _json_paths(old, new, [])})
+
+
 def changed_paths(
     old_values: Mapping[str, Any] | None,
     new_values: Mapping[str, Any] | None,
@@ -173,11 +199,29 @@ def changed_paths(
         if not inner and name in (changed_fields or ()):
             # Listed as changed but rendered equal (e.g. both masked).
             result.append(name)
-        for path in inner:
-            if not path:
-                result.append(name)
-            elif path.startswith("["):
-                result.append(f"{name}{path}")
-            else:
-                result.append(f"{name}.{path}")
+        result.extend(join_path(name, path) for path in inner)
     return result
+
+
+def value_at(value: Any, path: str) -> Any:
+    """The value at a path as :func:`nested_paths` or :func:`changed_paths`
+    give it (``"specs.ram"``, ``"a.b[0].c"``), or :data:`MISSING`."""
+    current = value
+    for index, key in _PATH_TOKEN.findall(path):
+        if index:
+            if not isinstance(current, list) or int(index) >= len(current):
+                return MISSING
+            current = current[int(index)]
+        elif isinstance(current, Mapping) and key in current:
+            current = current[key]
+        else:
+            return MISSING
+    return current
+
+
+def join_path(name: str, path: str) -> str:
+    """``name`` and a path inside its value as one dotted path
+    (``"metadata"`` and ``"specs.ram"`` give ``"metadata.specs.ram"``)."""
+    if not path:
+        return name
+    return f"{name}{path}" if path.startswith("[") else f"{name}.{path}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
@@ -26,9 +26,10 @@ from django.utils.translation import gettext as _
 
 from autoaudit.enums import ActionType, ActorType
 from autoaudit.models import ActivityLog
-from autoaudit.values.diff import changed_paths
+from autoaudit.values.diff import MISSING
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import encodable, json_text, shorten
+from autoaudit.versions.display import ReadableChange, readable_changes
 
 #: Changes shown per row; the rest are summarised as "and N more".
 MAX_CHANGES = 40
@@ -37,8 +38,6 @@ MAX_VALUE_CHARS = 300
 #: Number of avatar colours in the stylesheet (``aa-hue-0`` ... ``aa-hue-7``).
 AVATAR_HUES = 8
 
-_MISSING = object()
-_PATH_TOKEN = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 # Words, runs of spaces and single punctuation marks: changes are marked a
 # word at a time ("15000000.00" → "14500000.00" marks the integer part).
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
@@ -54,6 +53,8 @@ class Change:
     new: SafeString
     #: ``"changed"``, ``"added"`` (no old value) or ``"removed"`` (no new value).
     kind: str
+    #: ``path`` in words (the field's verbose name).
+    label: str
 
 
 @dataclass
@@ -104,7 +105,7 @@ def value_text(value: Any, limit: int = MAX_VALUE_CHARS + 1) -> str:
     as they are, the rest as JSON with sorted keys. Its cost is bounded by
     ``limit``, however big or deep the stored value (rows written before
     values were bounded)."""
-    if value is _MISSING or value is None:
+    if value is MISSING or value is None:
         return ""
     if isinstance(value, str):
         return encodable(shorten(value, limit))
@@ -112,7 +113,7 @@ def value_text(value: Any, limit: int = MAX_VALUE_CHARS + 1) -> str:
 
 
 def _empty_html(value: Any) -> SafeString:
-    label = _("(absent)") if value is _MISSING else _("(empty)")
+    label = _("(absent)") if value is MISSING else _("(empty)")
     return format_html('<span class="aa-empty">{}</span>', label)
 
 
@@ -150,51 +151,37 @@ def highlight(old: Any, new: Any) -> tuple[SafeString, SafeString]:
     return _marked(old_parts), _marked(new_parts)
 
 
-def lookup(values: Any, path: str) -> Any:
-    """The value at a ``changed_paths`` path (``"a.b[0].c"``), or a sentinel."""
-    current = values
-    for index, key in _PATH_TOKEN.findall(path):
-        if index:
-            if not isinstance(current, list) or int(index) >= len(current):
-                return _MISSING
-            current = current[int(index)]
-        elif isinstance(current, Mapping) and key in current:
-            current = current[key]
-        else:
-            return _MISSING
-    return current
+def _side(text: str | None, absent: bool) -> Any:
+    """A display text for :func:`highlight`: ``MISSING`` shows "(absent)"."""
+    return MISSING if absent else text
 
 
-def changes_of(log: ActivityLog) -> tuple[list[Change], bool, int]:
+def changes_of(
+    log: ActivityLog, readable: Sequence[ReadableChange] | None = None
+) -> tuple[list[Change], bool, int]:
     """``(changes, snapshot, hidden)`` for a row.
 
     An update lists each changed path (nested JSON keys too) old → new. A
     create lists its stored values as "added" and a delete as "removed".
+    The values are :func:`~autoaudit.versions.display.readable_changes`'
+    (pass them, read for a whole page at once, as ``readable``).
     """
-    old_values, new_values = log.old_values, log.new_values
-    old_map = old_values if isinstance(old_values, Mapping) else None
-    new_map = new_values if isinstance(new_values, Mapping) else None
+    rows = readable_changes([log])[0] if readable is None else readable
+    both = isinstance(log.old_values, Mapping) and isinstance(log.new_values, Mapping)
     changes: list[Change] = []
-    if old_map is not None and new_map is not None:
-        paths = changed_paths(old_map, new_map, log.changed_fields)
-        for path in paths[:MAX_CHANGES]:
-            old, new = lookup(old_map, path), lookup(new_map, path)
-            old_html, new_html = highlight(old, new)
-            kind = "added" if old is _MISSING else "removed" if new is _MISSING else "changed"
-            changes.append(Change(path, old_html, new_html, kind))
-        return changes, False, max(0, len(paths) - MAX_CHANGES)
-    snapshot = new_map if new_map is not None else old_map
-    if snapshot is None:
-        return [], False, 0
-    kind = "added" if new_map is not None else "removed"
-    for name, value in list(snapshot.items())[:MAX_CHANGES]:
-        text = value_text(value)
-        html = format_html("{}", text) if text else _empty_html(value)
-        if kind == "added":
-            changes.append(Change(name, SafeString(""), html, kind))
+    for row in rows[:MAX_CHANGES]:
+        if both:
+            old_html, new_html = highlight(
+                _side(row.old, row.kind == "added"), _side(row.new, row.kind == "removed")
+            )
         else:
-            changes.append(Change(name, html, SafeString(""), kind))
-    return changes, True, max(0, len(snapshot) - MAX_CHANGES)
+            text = value_text(row.new if row.kind == "added" else row.old)
+            html = format_html("{}", text) if text else _empty_html(None)
+            old_html, new_html = (
+                (SafeString(""), html) if row.kind == "added" else (html, SafeString(""))
+            )
+        changes.append(Change(row.path, old_html, new_html, row.kind, row.label))
+    return changes, bool(rows) and not both, max(0, len(rows) - MAX_CHANGES)
 
 
 # Actors ---------------------------------------------------------------------
@@ -291,16 +278,42 @@ def day_heading(day: date, today: date) -> tuple[str, str]:
 # Building entries -------------------------------------------------------------
 
 
+def build_entries(
+    logs: Sequence[ActivityLog],
+    now: datetime,
+    history_url: Callable[[ActivityLog], str] | None = None,
+    related_url: Callable[[ActivityLog], str] | None = None,
+) -> list[Entry]:
+    """:func:`build_entry` for a page of rows: the related objects their
+    changes name are read once per related model for all of them."""
+    readable = readable_changes(logs)
+    return [
+        build_entry(
+            log,
+            now,
+            history_url(log) if history_url else "",
+            rows,
+            related_url(log) if related_url else "",
+        )
+        for log, rows in zip(logs, readable, strict=True)
+    ]
+
+
 def build_entry(
-    log: ActivityLog, now: datetime, history_url: str = "", related_url: str = ""
+    log: ActivityLog,
+    now: datetime,
+    history_url: str = "",
+    readable: Sequence[ReadableChange] | None = None,
+    related_url: str = "",
 ) -> Entry:
     """Precompute what the templates show for one row (no queries if the
-    row was read with ``select_related("user")``)."""
+    row was read with ``select_related("user")`` and its changes are given
+    as ``readable``, or name no related object)."""
     name = log.get_actor_display_name()
     identifier = log.actor_identifier or ""
     if identifier == name:
         identifier = ""
-    changes, snapshot, hidden = changes_of(log)
+    changes, snapshot, hidden = changes_of(log, readable)
     seed = log.actor_identifier or name or log.actor_type
     action_label = choice_label(ActionType, log.action)
     description = log.description or f"{action_label} {log.entity} {log.entity_name or ''}".strip()

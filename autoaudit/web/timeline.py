@@ -29,7 +29,7 @@ from autoaudit.tracking import selfaudit
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import safe_str
 from autoaudit.web import access, analytics, dashboard, layout
-from autoaudit.web.display import Entry, build_entry, group_by_day
+from autoaudit.web.display import Entry, build_entries, group_by_day
 from autoaudit.web.forms import ActivityFilterForm
 from autoaudit.web.login import SignInRequiredMixin
 from autoaudit.web.pagination import Cursor, Page, cursor_of, fetch_page
@@ -100,12 +100,13 @@ class TimelineView(SignInRequiredMixin, TemplateView):
         return f"?{query.urlencode()}"
 
     def build_entries(self, page: Page) -> list[Entry]:
-        now = timezone.now()
         request = self.request
-        return [
-            build_entry(log, now, self.history_url(log), related_history_url(log, request))
-            for log in page.rows
-        ]
+        return build_entries(
+            page.rows,
+            timezone.now(),
+            self.history_url,
+            lambda log: related_history_url(log, request),
+        )
 
     def log_read(self, form: ActivityFilterForm) -> None:
         """The audit of the audit log: who read everyone's activity, and

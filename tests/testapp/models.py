@@ -463,6 +463,36 @@ class Stamped(models.Model):
         return self.name
 
 
+class Order(models.Model):
+    """Choices (text and integer), foreign keys, a date, a time stamp, money,
+    a flag, a JSON value and a many-to-many field: what ``changes_display()``
+    turns into words."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending payment"
+        PAID = "paid", "Paid"
+        SHIPPED = "shipped", "Shipped"
+
+    number = models.CharField("order number", max_length=20)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    priority = models.IntegerField(choices=[(1, "Low"), (2, "High")], default=1)
+    product = models.ForeignKey(
+        Product, verbose_name="ordered product", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL)
+    gift = models.BooleanField("gift wrapped", default=False)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    quantity = models.IntegerField(default=1)
+    ship_on = models.DateField("ship on", null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    coupon = models.CharField(max_length=40, blank=True, default="")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="orders")
+
+    def __str__(self) -> str:
+        return f"Order {self.number}"
+
+
 # -- history (tests/test_history_*.py, issue 16) ------------------------------
 class Specimen(models.Model):
     """The field types ``as_of`` converts back that ``Product`` lacks: a UUID
