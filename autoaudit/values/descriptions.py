@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils.translation import gettext, gettext_noop
 
-from autoaudit.values.diff import MISSING, join_path, json_paths, quick_paths, value_at
+from autoaudit.values.diff import MISSING, join_path, json_paths, value_at
 from autoaudit.values.serialization import ELLIPSIS, json_text, safe_str, shorten
 
 #: Each value in a description is cut to this many characters.
@@ -140,7 +140,7 @@ def _summary_change(label: str, old: Any, new: Any, is_m2m: bool) -> str:
         if parts:
             return f"{label}: {', '.join(parts)}"
     elif isinstance(old, dict | list) or isinstance(new, dict | list):
-        paths = quick_paths(old, new)
+        paths = json_paths(old, new)
         inner = [p.lstrip(".") for p in paths if p]
         if inner:
             shown = ", ".join(inner[:SUMMARY_PATHS])

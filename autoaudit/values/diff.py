@@ -132,18 +132,6 @@ def _format(path: list[Any]) -> str:
     return text
 
 
-def quick_paths(old: Any, new: Any) -> list[str]:
-    """Sorted dotted paths where two JSON values differ, found without
-    deepdiff (a row's ``changes_summary`` names them as the row is written):
-    ``[]`` when equal, ``[""]`` for a scalar, a type or length change, or
-    containers too big or too deep to walk (:func:`nested_paths` bounds)."""
-    if not json_differs(old, new):
-        return []
-    if not (isinstance(old, _CONTAINERS) and isinstance(new, _CONTAINERS)) or not _small(old, new):
-        return [""]
-    return sorted({_format(path) for path in _json_paths(old, new, [])})
-
-
 def nested_paths(old: Any, new: Any) -> list[str]:
     """Dotted paths inside one value that differ (``[]`` when equal).
 
