@@ -15,11 +15,11 @@ from autoaudit.models import ActivityLog
 AGE = dt.timedelta(hours=2)
 
 
-def make_rows(count: int, *, age: dt.timedelta = AGE, **fields: Any) -> list[ActivityLog]:
-    """``count`` varied log rows created ``age`` ago, in id order."""
+def make_rows(count: int, *, age: dt.timedelta | None = AGE, **fields: Any) -> list[ActivityLog]:
+    """``count`` varied log rows created ``age`` ago (``None``: now), in id order."""
+    fields.setdefault("actor_type", "guest")
     logs = [
         ActivityLog(
-            actor_type="guest",
             actor_identifier=f"guest{n}@example.com",
             actor_name="Guest",
             actor_metadata={"session_id": f"sess_{n}", "browser": "Firefox"},
@@ -43,7 +43,8 @@ def make_rows(count: int, *, age: dt.timedelta = AGE, **fields: Any) -> list[Act
     ]
     created = ActivityLog.objects.bulk_create(logs)
     ids = [log.pk for log in created]
-    ActivityLog.objects.filter(id__in=ids).update(created_at=timezone.now() - age)
+    if age is not None:
+        ActivityLog.objects.filter(id__in=ids).update(created_at=timezone.now() - age)
     return list(ActivityLog.objects.filter(id__in=ids).order_by("id"))
 
 

@@ -59,6 +59,8 @@ EXPECTED_KEYS = {
     "ARCHIVE_DIR",
     "ARCHIVE_KEY",
     "ARCHIVE_KEY_FALLBACKS",
+    "SEAL_KEY",
+    "SEAL_DELAY",
     "PAGE_SIZE",
     "DASHBOARD_CACHE_TIMEOUT",
 }
@@ -361,6 +363,11 @@ BAD_VALUES = [
     ("PAGE_SIZE", 501),
     ("DASHBOARD_CACHE_TIMEOUT", -1),
     ("DASHBOARD_CACHE_TIMEOUT", True),
+    ("SEAL_KEY", ""),
+    ("SEAL_KEY", 5),
+    ("SEAL_DELAY", -1),
+    ("SEAL_DELAY", "300"),
+    ("SEAL_DELAY", 8 * 86_400),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries, Settings
@@ -190,7 +191,7 @@ def test_the_mac_is_canonical() -> None:
     assert key.row(one) != key.row({**one, "b": ""})
 
 
-def test_a_user_deleted_later_is_not_tampering(django_user_model: type) -> None:
+def test_a_user_deleted_later_is_not_tampering(django_user_model: type[User]) -> None:
     user = django_user_model.objects.create(username="ann")
     rows = make_rows(3, user=user)
     seal()

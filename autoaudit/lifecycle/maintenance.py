@@ -164,7 +164,17 @@ def maintenance(alias: str) -> Iterator[Ledger]:
     """
     with chain_lock(alias):
         connection = connections[alias]
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config(%s, 'on', true)", [MAINTENANCE_SETTING])
+        flagged = connection.vendor == "postgresql"
+        if flagged:
+            _flag(alias, "on")
         yield Ledger(alias)
+        if flagged:
+            # Inside an outer transaction the flag would outlive this block
+            # (it lasts until the transaction ends): clear it. On an error
+            # the rollback clears it.
+            _flag(alias, "")
+
+
+def _flag(alias: str, value: str) -> None:
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, %s, true)", [MAINTENANCE_SETTING, value])
