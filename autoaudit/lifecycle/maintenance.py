@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -68,13 +69,31 @@ def chain_lock(alias: str) -> Iterator[None]:
             if vendor == "postgresql":
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK])
             elif vendor == "sqlite":
-                table = connection.ops.quote_name(Seal._meta.db_table)
-                cursor.execute(f"UPDATE {table} SET id = id WHERE 0 = 1")
+                _sqlite_write_lock(cursor, connection.ops.quote_name(Seal._meta.db_table))
             yield
     finally:
         if vendor == "mysql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT RELEASE_LOCK(%s)", [NAMED_LOCK])
+
+
+def _sqlite_write_lock(cursor: Any, table: str) -> None:
+    """Take SQLite's write lock, waiting up to :data:`LOCK_TIMEOUT`.
+
+    The connection's own busy timeout (5 s by default) can run out while
+    another process takes the lock again and again (one seal after the
+    other); a locked database leaves this transaction usable, so try again.
+    """
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while True:
+        try:
+            cursor.execute(f"UPDATE {table} SET id = id WHERE 0 = 1")
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+        else:
+            return
 
 
 class Ledger:
