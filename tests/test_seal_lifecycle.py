@@ -91,6 +91,23 @@ def test_archiving_is_not_tampering(tmp_path: Path) -> None:
     assert f"Rows archived by autoaudit (not tampering): 3: {old[0].pk}-{old[-1].pk}" in report
 
 
+def test_a_restored_archive_is_not_tampering(tmp_path: Path) -> None:
+    old = make_rows(3, age=dt.timedelta(days=40))
+    seal()
+    call_command(
+        "autoaudit_archive", "--older-than", "30", "--output-dir", str(tmp_path), verbosity=0
+    )
+    (archive,) = tmp_path.iterdir()
+    call_command("autoaudit_restore", str(archive), verbosity=0)
+    status, report = verify()
+    assert status == 0, report
+    assert f"Rows restored by autoaudit (not tampering): 3: {old[0].pk}-{old[-1].pk}" in report
+    ActivityLog.objects.filter(pk=old[0].pk).update(action="delete")
+    status, report = verify()
+    assert status == 1
+    assert f"Changed rows: 1: {old[0].pk}\n" in report
+
+
 def test_unsealed_rows_need_no_record() -> None:
     make_rows(2, age=dt.timedelta(days=100))
     prune()

@@ -277,6 +277,8 @@ def _follow(
     """Walk a sealed row's recorded events from its sealed MAC to now."""
     expected: RowMac | None = then
     kinds: list[str] = []
+    #: The MAC of the row when autoaudit removed it (archive, prune, erase).
+    removed: RowMac | None = None
     for event in events:
         if not hmac.compare_digest(event_mac(key, event), event.mac):
             report.forged_events.append(event.pk)
@@ -285,10 +287,14 @@ def _follow(
         if expected is None or not continues(key, old, expected):
             break  # a record that does not follow: the row was changed in between
         expected = RowMac.from_hex(event.new_mac) if event.new_mac else None
+        removed = old if expected is None else None
         kinds.append(event.kind)
     else:
         if now is None and expected is None:
             report.accounted[kinds[-1]].append(row_id)
+            return
+        if now is not None and removed is not None and continues(key, now, removed):
+            report.accounted["restored"].append(row_id)  # autoaudit_restore, as it was
             return
         if now is not None and expected is not None and continues(key, now, expected):
             if kinds:
