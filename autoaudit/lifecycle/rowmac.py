@@ -105,9 +105,16 @@ def canonical(row: dict[str, Any]) -> bytes:
 
 
 def _value(value: Any) -> Any:
-    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+    # Dispatch on the exact type first: this runs for every value of every
+    # row sealed or verified (str, int and JSON containers are most of them).
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
         return value
-    if isinstance(value, float):
+    if kind is dict:
+        return {str(key): _value(item) for key, item in value.items()}
+    if kind is list:
+        return [_value(item) for item in value]
+    if kind is float:
         return int(value) if value.is_integer() else value
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
@@ -117,6 +124,10 @@ def _value(value: Any) -> Any:
         return {str(key): _value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_value(item) for item in value]
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else float(value)
+    if isinstance(value, int):
+        return int(value)
     return str(value)  # inet, Decimal, anything a backend returns as an object
 
 
