@@ -131,7 +131,7 @@ def check_seal_settings(
                     "whoever holds that secret for its own purpose can also forge seals.",
                     hint="Give SEAL_KEY a secret of its own (32 random bytes or more), "
                     "kept away from the web servers if you can.",
-                    id="autoaudit.W004",
+                    id="autoaudit.W005",
                 )
             )
     if conf.SEAL_DELAY < SHORT_SEAL_DELAY:
@@ -142,7 +142,7 @@ def check_seal_settings(
                 "were sealed, and autoaudit_verify reports them as late rows.",
                 hint=f"Use at least {SHORT_SEAL_DELAY} seconds, longer than your longest "
                 "transaction (the default is 300).",
-                id="autoaudit.W005",
+                id="autoaudit.W006",
             )
         )
     return found

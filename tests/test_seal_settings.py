@@ -1,4 +1,4 @@
-"""``SEAL_KEY`` and ``SEAL_DELAY``: defaults and the checks ``autoaudit.W004``/``W005``."""
+"""``SEAL_KEY`` and ``SEAL_DELAY``: defaults and the checks ``autoaudit.W005``/``W006``."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_the_mac_key_is_not_the_secret() -> None:
 def test_a_reused_key_warns(settings: Settings) -> None:
     settings.AUTOAUDIT = {"SEAL_KEY": settings.SECRET_KEY}
     (message,) = check_seal_settings()
-    assert message.id == "autoaudit.W004"
+    assert message.id == "autoaudit.W005"
     assert "SECRET_KEY" in message.msg
     settings.AUTOAUDIT = {"SEAL_KEY": "k", "ARCHIVE_KEY": "k", "MASK_HASH_KEY": "k"}
     (message,) = check_seal_settings()
@@ -39,5 +39,5 @@ def test_a_reused_key_warns(settings: Settings) -> None:
 def test_a_short_delay_warns(settings: Settings) -> None:
     settings.AUTOAUDIT = {"SEAL_DELAY": 10}
     (message,) = check_seal_settings()
-    assert message.id == "autoaudit.W005"
-    assert "autoaudit.W005" in {m.id for m in checks.run_checks(tags=[checks.Tags.security])}
+    assert message.id == "autoaudit.W006"
+    assert "autoaudit.W006" in {m.id for m in checks.run_checks(tags=[checks.Tags.security])}
