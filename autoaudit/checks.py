@@ -128,8 +128,54 @@ def check_audit_read_cache(
     ]
 
 
+#: Below this many seconds, transactions that run longer are likely to commit
+#: rows inside ranges already sealed (late rows).
+SHORT_SEAL_DELAY = 60
+
+
+def check_seal_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``SEAL_KEY`` reused for another purpose, or a very short ``SEAL_DELAY``."""
+    from autoaudit.conf import get_settings
+
+    conf = get_settings()
+    found: list[checks.CheckMessage] = []
+    if conf.SEAL_KEY is not None:
+        secret = settings.SECRET_KEY
+        others = {
+            "SECRET_KEY": secret.encode() if isinstance(secret, str) else secret,
+            "MASK_HASH_KEY": conf.MASK_HASH_KEY,
+            "ARCHIVE_KEY": conf.ARCHIVE_KEY,
+        }
+        reused = [name for name, value in others.items() if value == conf.SEAL_KEY]
+        if reused:
+            found.append(
+                checks.Warning(
+                    f"AUTOAUDIT['SEAL_KEY'] is the same secret as {', '.join(reused)}: "
+                    "whoever holds that secret for its own purpose can also forge seals.",
+                    hint="Give SEAL_KEY a secret of its own (32 random bytes or more), "
+                    "kept away from the web servers if you can.",
+                    id="autoaudit.W005",
+                )
+            )
+    if conf.SEAL_DELAY < SHORT_SEAL_DELAY:
+        found.append(
+            checks.Warning(
+                f"AUTOAUDIT['SEAL_DELAY'] is {conf.SEAL_DELAY} seconds: a transaction "
+                "that writes logs and runs longer than that commits them after their ids "
+                "were sealed, and autoaudit_verify reports them as late rows.",
+                hint=f"Use at least {SHORT_SEAL_DELAY} seconds, longer than your longest "
+                "transaction (the default is 300).",
+                id="autoaudit.W006",
+            )
+        )
+    return found
+
+
 def register() -> None:
     checks.register(check_middleware, checks.Tags.security)
     checks.register(check_database_on_delete, checks.Tags.models)
     checks.register(check_login_url, checks.Tags.urls)
     checks.register(check_audit_read_cache, checks.Tags.caches)
+    checks.register(check_seal_settings, checks.Tags.security)

@@ -149,6 +149,10 @@ class AutoauditSettings:
     #: ``None``: ``SECRET_KEY`` (:func:`archive_secrets`).
     ARCHIVE_KEY: bytes | None = None
     ARCHIVE_KEY_FALLBACKS: tuple[bytes, ...] = ()
+    #: ``None``: derived from ``SECRET_KEY`` (:func:`seal_secret`).
+    SEAL_KEY: bytes | None = None
+    #: Seconds a log row must be old before ``autoaudit_seal`` seals it.
+    SEAL_DELAY: int = 300
     ON_ERROR: Literal["raise", "log"] = "raise"
     AUTH_EVENTS: frozenset[str] = frozenset(AUTH_EVENT_NAMES)
     LOG_RAW_SAVES: bool = False
@@ -395,8 +399,8 @@ def _action(value: Any) -> str:
 
 
 def _int_range(key: str, value: Any, lowest: int, highest: int) -> int:
-    """The timeline's numbers: ``PAGE_SIZE`` (rows per page) and
-    ``DASHBOARD_CACHE_TIMEOUT`` (seconds; 0 computes the counts every time)."""
+    """Bounded numbers: ``PAGE_SIZE`` (rows per page), ``DASHBOARD_CACHE_TIMEOUT``
+    (seconds; 0 computes the counts every time) and ``SEAL_DELAY`` (seconds)."""
     if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
         raise _fail(key, f"must be an integer from {lowest} to {highest}, not {value!r}.")
     return value
@@ -420,6 +424,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "ARCHIVE_DIR": _archive_dir,
     "ARCHIVE_KEY": lambda value: _secret_or_none("ARCHIVE_KEY", value),
     "ARCHIVE_KEY_FALLBACKS": lambda value: _secrets("ARCHIVE_KEY_FALLBACKS", value),
+    "SEAL_KEY": lambda value: _secret_or_none("SEAL_KEY", value),
+    "SEAL_DELAY": lambda value: _int_range("SEAL_DELAY", value, 0, 7 * 86_400),
     "ON_ERROR": _on_error,
     "AUTH_EVENTS": _auth_events,
     "LOG_RAW_SAVES": lambda value: _bool("LOG_RAW_SAVES", value),
@@ -501,6 +507,17 @@ def archive_secrets() -> tuple[bytes, ...]:
         return (settings.ARCHIVE_KEY, *settings.ARCHIVE_KEY_FALLBACKS)
     django = [django_settings.SECRET_KEY, *getattr(django_settings, "SECRET_KEY_FALLBACKS", ())]
     return (*map(_as_bytes, django), *settings.ARCHIVE_KEY_FALLBACKS)
+
+
+def seal_secret() -> bytes:
+    """The secret behind seals and row MACs: ``SEAL_KEY``, else ``SECRET_KEY``.
+
+    Read when a seal is made or verified, like :func:`hash_key`. The MAC key
+    is derived from it with a salt of its own
+    (:mod:`autoaudit.lifecycle.rowmac`), never the secret itself.
+    """
+    key = get_settings().SEAL_KEY
+    return key if key is not None else _as_bytes(django_settings.SECRET_KEY)
 
 
 def _as_bytes(secret: str | bytes) -> bytes:

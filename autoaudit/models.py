@@ -426,3 +426,66 @@ def _quiet(signal: ModelSignal, cls: type[models.Model]) -> bool:
     if cache is not None and cache.get(cls) is NO_RECEIVERS:
         return True
     return not signal.has_listeners(cls)
+
+
+class Seal(models.Model):
+    """One link of the tamper-evidence chain: a keyed digest over a range of log ids.
+
+    Written only by ``autoaudit_seal`` and read by ``autoaudit_verify``
+    (:mod:`autoaudit.lifecycle.sealing`). ``macs`` holds the keyed MAC of
+    every row the seal covers, so verify can name each changed, deleted or
+    inserted row; ``digest`` covers ``macs`` and every other field, and
+    ``previous_digest`` chains the seals. The unique constraints make a
+    forked chain impossible even if two sealers ever got past the lock.
+    """
+
+    first_id = models.BigIntegerField(_("first id"), unique=True)
+    last_id = models.BigIntegerField(_("last id"))
+    row_count = models.PositiveIntegerField(_("row count"))
+    digest = models.CharField(_("digest"), max_length=64, unique=True)
+    previous_digest = models.CharField(_("previous digest"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"))
+    key_id = models.CharField(_("key id"), max_length=16)
+    mac_version = models.PositiveSmallIntegerField(_("MAC format version"))
+    macs = models.BinaryField(_("row MACs"))
+
+    class Meta:
+        db_table = "activity_log_seals"
+        ordering = ["first_id"]
+        verbose_name = _("seal")
+        verbose_name_plural = _("seals")
+
+    def __str__(self) -> str:
+        return f"seal {self.first_id}-{self.last_id} ({self.row_count} rows)"
+
+
+class SealEvent(models.Model):
+    """A sealed log row that autoaudit itself changed or removed, recorded
+    in the same transaction: forget (anonymised, erased), prune, archive.
+
+    ``old_mac`` is the row's MAC before, ``new_mac`` after (``""`` once the
+    row is gone); ``mac`` keys the record itself, so it cannot be forged.
+    """
+
+    class Kind(models.TextChoices):
+        ANONYMISED = "anonymised", _("anonymised")
+        ERASED = "erased", _("erased")
+        PRUNED = "pruned", _("pruned")
+        ARCHIVED = "archived", _("archived")
+
+    row_id = models.BigIntegerField(_("row id"), db_index=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    old_mac = models.CharField(_("old MAC"), max_length=64)
+    new_mac = models.CharField(_("new MAC"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    key_id = models.CharField(_("key id"), max_length=16)
+    mac = models.CharField(_("MAC"), max_length=64)
+
+    class Meta:
+        db_table = "activity_log_seal_events"
+        ordering = ["row_id", "id"]
+        verbose_name = _("seal event")
+        verbose_name_plural = _("seal events")
+
+    def __str__(self) -> str:
+        return f"row {self.row_id} {self.kind}"

@@ -59,6 +59,8 @@ EXPECTED_KEYS = {
     "ARCHIVE_DIR",
     "ARCHIVE_KEY",
     "ARCHIVE_KEY_FALLBACKS",
+    "SEAL_KEY",
+    "SEAL_DELAY",
     "PAGE_SIZE",
     "DASHBOARD_CACHE_TIMEOUT",
     "LOG_AUDIT_READS",
@@ -377,6 +379,11 @@ BAD_VALUES = [
     ("LOG_DISABLED_BLOCKS", None),
     ("LOG_SETTINGS_CHANGES", "no"),
     ("DASHBOARD_CACHE_TIMEOUT", True),
+    ("SEAL_KEY", ""),
+    ("SEAL_KEY", 5),
+    ("SEAL_DELAY", -1),
+    ("SEAL_DELAY", "300"),
+    ("SEAL_DELAY", 8 * 86_400),
 ]
 
 

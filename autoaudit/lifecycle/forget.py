@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.utils import timezone
 
 from autoaudit.actors.resolve import GUEST_NAME
 from autoaudit.conf import get_settings
 from autoaudit.enums import ActorType
+from autoaudit.lifecycle.maintenance import maintenance
 from autoaudit.lifecycle.selection import (
     ActorMatch,
     counts_by_actor_type,
@@ -183,7 +183,7 @@ def anonymise(
     ``partial``/``hash``) become the redaction placeholder, as does any
     occurrence of ``known`` texts (and the row's own identifier and name).
     """
-    from autoaudit.models import ActivityLog
+    from autoaudit.models import ActivityLog, SealEvent
 
     alias = log_alias()
     size = effective_batch_size(batch_size or get_settings().PRUNE_BATCH_SIZE, alias)
@@ -193,12 +193,14 @@ def anonymise(
     queryset = queryset.using(alias)
     total = 0
     for page in iter_pages(queryset, ("id",), size):
-        with transaction.atomic(using=alias):
+        with maintenance(alias) as ledger:
             ids = [row["id"] for row in page]
             logs = list(queryset.filter(id__in=ids).select_for_update().order_by("id"))
+            before = ledger.snapshot(log.pk for log in logs)
             for log in logs:
                 scrubber.row(log, replacement, stamp)
             ActivityLog.objects.using(alias).bulk_update(logs, ANONYMISED_FIELDS, batch_size=500)
+            ledger.record(SealEvent.Kind.ANONYMISED, before)
         total += len(logs)
     return total, replacement
 
@@ -212,7 +214,7 @@ def forget(
     batch_size: int | None = None,
 ) -> ForgetResult:
     """Anonymise (default) or erase (``erase=True``) one person's logs."""
-    from autoaudit.models import ActivityLog
+    from autoaudit.models import ActivityLog, SealEvent
 
     queryset = ActivityLog.objects.using(log_alias()).filter(match.q)
     if actor_type:
@@ -227,7 +229,7 @@ def forget(
         return result
     size = batch_size or get_settings().PRUNE_BATCH_SIZE
     if erase:
-        result.rows = delete_in_batches(queryset, size)
+        result.rows = delete_in_batches(queryset, size, kind=SealEvent.Kind.ERASED)
     else:
         known = {match.identifier, *_user_secrets(match.user_ids)}
         result.rows, result.replacement = anonymise(queryset, known=known, batch_size=size)

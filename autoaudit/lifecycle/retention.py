@@ -41,7 +41,7 @@ def prune(
 
     An actor type whose retention is ``None`` is kept forever.
     """
-    from autoaudit.models import ActivityLog
+    from autoaudit.models import ActivityLog, SealEvent
 
     settings = get_settings()
     size = batch_size or settings.PRUNE_BATCH_SIZE
@@ -58,6 +58,10 @@ def prune(
         queryset = ActivityLog.objects.using(alias).filter(
             actor_type=actor_type, created_at__lt=cutoff
         )
-        rows = queryset.count() if dry_run else delete_in_batches(queryset, size, alias)
+        rows = (
+            queryset.count()
+            if dry_run
+            else delete_in_batches(queryset, size, alias, kind=SealEvent.Kind.PRUNED)
+        )
         result.rows[actor_type] = rows
     return result

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -196,19 +196,28 @@ def effective_batch_size(batch_size: int, alias: str) -> int:
     return batch_size
 
 
-def delete_ids(queryset: LogQuerySet, ids: list[int], alias: str) -> int:
-    """Delete the rows of ``queryset`` whose id is in ``ids``, in one transaction."""
-    with transaction.atomic(using=alias):
+def delete_ids(queryset: LogQuerySet, ids: list[int], alias: str, *, kind: str) -> int:
+    """Delete the rows of ``queryset`` whose id is in ``ids``, in one
+    maintenance transaction that records the sealed ones as ``kind``
+    (a :class:`~autoaudit.models.SealEvent` kind: pruned, archived, erased)."""
+    from autoaudit.lifecycle.maintenance import maintenance
+
+    with maintenance(alias) as ledger:
+        before = ledger.snapshot(ids)
         deleted, _detail = queryset.filter(id__in=ids).delete()
+        ledger.record(kind, before)
     return deleted
 
 
-def delete_in_batches(queryset: LogQuerySet, batch_size: int, alias: str | None = None) -> int:
+def delete_in_batches(
+    queryset: LogQuerySet, batch_size: int, alias: str | None = None, *, kind: str
+) -> int:
     """Delete every row of ``queryset``, ``batch_size`` rows per transaction.
 
     The ids of a batch are read first (a plain ``SELECT``), then deleted with
     the filters applied again, so a row that stopped matching in between is
     left alone. Rows inserted meanwhile that do not match are never touched.
+    Sealed rows are recorded as ``kind`` (see :func:`delete_ids`).
     Returns the number of rows deleted.
     """
     alias = alias or log_alias()
@@ -216,7 +225,7 @@ def delete_in_batches(queryset: LogQuerySet, batch_size: int, alias: str | None 
     batch = effective_batch_size(batch_size, alias)
     total = 0
     for page in iter_pages(queryset, ("id",), batch):
-        total += delete_ids(queryset, [row["id"] for row in page], alias)
+        total += delete_ids(queryset, [row["id"] for row in page], alias, kind=kind)
     return total
 
 

@@ -62,7 +62,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("autoaudit", "0005_wave2_columns"),
+        ("autoaudit", "0007_seal"),
     ]
 
     operations = [

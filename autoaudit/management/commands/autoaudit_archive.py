@@ -88,11 +88,15 @@ class Command(BaseCommand):
         )
 
     def _delete(self, queryset: Any, ids: array[int], batch_size: int) -> int:
+        from autoaudit.models import SealEvent
+
         alias = log_alias()
         size = effective_batch_size(batch_size, alias)
         deleted = 0
         for start in range(0, len(ids), size):
-            deleted += delete_ids(queryset, ids[start : start + size].tolist(), alias)
+            deleted += delete_ids(
+                queryset, ids[start : start + size].tolist(), alias, kind=SealEvent.Kind.ARCHIVED
+            )
         return deleted
 
     def _say(self, message: str) -> None:
