@@ -117,4 +117,28 @@ if "other" not in DATABASES:
     # creates it only when a collected test does).
     DATABASES["other"] = {**copy.deepcopy(DATABASES["default"]), "NAME": f"{_NAME}_other"}
 
+# The log database of the DATABASE-setting tests (AUTOAUDIT["DATABASE"] =
+# "audit"): a separate database on the same backend, asked for with
+# ``databases={"default", "audit"}``.
+DATABASES["audit"] = {
+    **copy.deepcopy(DATABASES["default"]),
+    "NAME": BASE_DIR / f"{_NAME}-audit-tests.sqlite3" if _BACKEND == "sqlite" else f"{_NAME}_audit",
+}
+if _BACKEND == "sqlite":
+    DATABASES["audit"]["TEST"] = {"NAME": DATABASES["audit"]["NAME"]}
+
+# Task backends for WRITE_MODE="task" tests: Django's default (runs a task
+# at once) and one that only records what was enqueued (django-tasks, the
+# backport, on Django 5.2).
+try:
+    import django.tasks  # noqa: F401
+
+    _TASKS_PACKAGE = "django.tasks"
+except ImportError:  # pragma: no cover - Django 5.2
+    _TASKS_PACKAGE = "django_tasks"
+TASKS = {
+    "default": {"BACKEND": f"{_TASKS_PACKAGE}.backends.immediate.ImmediateBackend"},
+    "dummy": {"BACKEND": f"{_TASKS_PACKAGE}.backends.dummy.DummyBackend"},
+}
+
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
