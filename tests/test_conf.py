@@ -61,6 +61,10 @@ EXPECTED_KEYS = {
     "ARCHIVE_KEY_FALLBACKS",
     "PAGE_SIZE",
     "DASHBOARD_CACHE_TIMEOUT",
+    "WRITE_MODE",
+    "DATABASE",
+    "TASK_BACKEND",
+    "SINKS",
 }
 
 
@@ -361,6 +365,15 @@ BAD_VALUES = [
     ("PAGE_SIZE", 501),
     ("DASHBOARD_CACHE_TIMEOUT", -1),
     ("DASHBOARD_CACHE_TIMEOUT", True),
+    ("WRITE_MODE", "later"),
+    ("WRITE_MODE", None),
+    ("DATABASE", ""),
+    ("DATABASE", 1),
+    ("TASK_BACKEND", None),
+    ("TASK_BACKEND", " "),
+    ("SINKS", "autoaudit.sinks.json_logger"),
+    ("SINKS", ["json_logger"]),
+    ("SINKS", [None]),
 ]
 
 

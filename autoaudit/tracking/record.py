@@ -120,8 +120,9 @@ class LogDraft:
         return cls(user=user, **values)
 
 
-#: The columns the assembler fills, in order.
+#: The columns the store stamps (the assembler leaves them ``None``).
 STAMPS = ("created_at", "write_id")
+#: The columns the assembler fills, in order.
 COLUMNS = tuple(f.name for f in fields(LogDraft) if f.name not in STAMPS)
 #: The columns that name the actor (``resolve_actor()``'s keys).
 ACTOR_COLUMNS = (
