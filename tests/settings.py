@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import copy
 import os
+from importlib.util import find_spec
 from pathlib import Path
+
+import django
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -127,18 +130,19 @@ DATABASES["audit"] = {
 if _BACKEND == "sqlite":
     DATABASES["audit"]["TEST"] = {"NAME": DATABASES["audit"]["NAME"]}
 
-# Task backends for WRITE_MODE="task" tests: Django's default (runs a task
-# at once) and one that only records what was enqueued (django-tasks, the
-# backport, on Django 5.2).
-try:
-    import django.tasks  # noqa: F401
-
-    _TASKS_PACKAGE = "django.tasks"
-except ImportError:  # pragma: no cover - Django 5.2
-    _TASKS_PACKAGE = "django_tasks"
-TASKS = {
+# Task backends for WRITE_MODE="task" tests (tests/test_write_modes.py):
+# Django's default (runs a task at once), one that only records what was
+# enqueued, and django-tasks-db's database backend, whose worker a test runs
+# (django-tasks, the backport, is the framework on Django 5.2).
+_TASKS_PACKAGE = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+TASKS: dict[str, dict[str, object]] = {
     "default": {"BACKEND": f"{_TASKS_PACKAGE}.backends.immediate.ImmediateBackend"},
     "dummy": {"BACKEND": f"{_TASKS_PACKAGE}.backends.dummy.DummyBackend"},
 }
+if find_spec("django_tasks_db") is not None:
+    if django.VERSION < (6, 0):
+        INSTALLED_APPS.append("django_tasks")
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS["db"] = {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -343,3 +343,36 @@ def test_task_mode_commits_then_runs_the_task() -> None:
         Product.objects.create(name="P")
         assert not ActivityLog.objects.exists()
     assert ActivityLog.objects.get().write_id is not None
+
+
+# -- a real worker: django-tasks-db's db_worker ------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_the_database_backends_worker_writes_the_logs_once(
+    settings: Settings, track: Track
+) -> None:
+    pytest.importorskip("django_tasks_db")  # the dev extra installs it
+    from django.core.management import call_command
+
+    from autoaudit.tasks import write_logs
+
+    settings.AUTOAUDIT = {"WRITE_MODE": "task", "TASK_BACKEND": "db"}
+    track(Product)
+    with transaction.atomic():
+        Product.objects.create(name="P")
+        Product.objects.create(name="Q")
+    assert not ActivityLog.objects.exists()  # enqueued: one task for the transaction
+
+    def work() -> None:
+        call_command("db_worker", "--backend", "db", "--batch", "--no-startup-delay", verbosity=0)
+
+    from django_tasks_db.models import DBTaskResult
+
+    (queued,) = DBTaskResult.objects.all()
+    work()
+    names = ActivityLog.objects.order_by("id").values_list("entity_name", flat=True)
+    assert list(names) == ["P", "Q"]
+    # The same task again (a retry): nothing twice.
+    write_logs.using(backend="db").enqueue(*queued.args_kwargs["args"])
+    work()
+    assert ActivityLog.objects.count() == 2
+    assert DBTaskResult.objects.filter(status="SUCCESSFUL").count() == 2
