@@ -60,7 +60,7 @@ def configure(db: str, name: str, mode: str, elsewhere: bool) -> None:
             "USER": os.environ.get("AUTOAUDIT_BENCH_DB_USER", "postgres"),
             "PASSWORD": os.environ.get("AUTOAUDIT_BENCH_DB_PASSWORD", ""),
         }
-        databases = {
+        databases: dict[str, dict[str, Any]] = {
             "default": {**base, "NAME": name},
             "audit": {**base, "NAME": f"{name}_audit"},
         }
@@ -182,7 +182,7 @@ def parent(args: argparse.Namespace) -> dict[str, dict[str, int]]:
             "killed": killed,
             "changes committed": len(changes),
             "logs lost": len(changes - logged),
-            "seconds": round(time.perf_counter() - started, 1),
+            "seconds": round(time.perf_counter() - started),
         }
         print(case, results[case], flush=True)
     return results
