@@ -32,7 +32,8 @@ key ``scale``): autoaudit's history, timeline and admin search with
 the same run) and writes to ``benchmarks/results/write-modes/<mode>/``. In
 ``task`` mode the backend is django-tasks' database backend with no worker
 running: what a request pays is the enqueue (one row in its task table);
-the log rows are written later, by the worker (``log rows/op`` shows 0).
+the log rows are written later, by the worker (``log rows/op`` shows 0, and
+the ``request`` op's checks report the missing rows and the enqueue's commit).
 
 ``--profile create,update`` runs those ops for autoaudit only under
 pyinstrument and writes ``benchmarks/results/profile/<db>-<op>.txt``.
