@@ -173,9 +173,115 @@ def check_seal_settings(
     return found
 
 
+def check_sinks(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Every ``SINKS`` path imports as a callable (``autoaudit.E001``)."""
+    from django.utils.module_loading import import_string
+
+    from autoaudit.conf import get_settings
+
+    found: list[checks.CheckMessage] = []
+    for path in get_settings().SINKS:
+        try:
+            sink = import_string(path)
+        except ImportError as exc:
+            problem = f"cannot be imported ({exc})"
+        else:
+            if callable(sink):
+                continue
+            problem = f"is a {type(sink).__name__}, not a callable"
+        found.append(
+            checks.Error(
+                f"AUTOAUDIT['SINKS'] entry {path!r} {problem}: its logs would not reach it.",
+                hint="Give the dotted path of a function taking one dict, such as "
+                "'autoaudit.sinks.json_logger'.",
+                id="autoaudit.E001",
+            )
+        )
+    return found
+
+
+def check_write_database(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``DATABASE`` names a database (``autoaudit.E002``); changes on any
+    other database lose the change-and-log atomicity (``autoaudit.W007``)."""
+    from autoaudit.conf import get_settings
+
+    alias = get_settings().DATABASE
+    if alias is None:
+        return []
+    if alias not in settings.DATABASES:
+        return [
+            checks.Error(
+                f"AUTOAUDIT['DATABASE'] is {alias!r}, which is not in DATABASES "
+                f"({', '.join(settings.DATABASES)}).",
+                hint="Name the alias of the database that holds activity_logs.",
+                id="autoaudit.E002",
+            )
+        ]
+    others = [other for other in settings.DATABASES if other != alias]
+    if not others:
+        return []
+    return [
+        checks.Warning(
+            f"AUTOAUDIT['DATABASE'] is {alias!r}: the logs of changes on "
+            f"{', '.join(map(repr, others))} are written there after each change commits, "
+            "not in its transaction. A change can commit without its log (the process "
+            "dies, or the log database is down, between the two commits).",
+            hint="Accept it (docs/scaling.md measures the window), or keep activity_logs "
+            "in the database of the changes. Silence with SILENCED_SYSTEM_CHECKS.",
+            id="autoaudit.W007",
+        )
+    ]
+
+
+def check_task_backend(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``WRITE_MODE="task"`` needs the tasks framework and the backend
+    ``TASK_BACKEND`` (``autoaudit.E003``)."""
+    from autoaudit.conf import get_settings
+
+    config = get_settings()
+    if config.WRITE_MODE != "task":
+        return []
+    try:
+        from django.tasks import task_backends
+    except ImportError:
+        try:
+            from django_tasks import (  # type: ignore[assignment,no-redef,import-not-found,unused-ignore]
+                task_backends,
+            )
+        except ImportError:
+            return [
+                checks.Error(
+                    "AUTOAUDIT['WRITE_MODE'] is 'task', but no tasks framework is installed.",
+                    hint="Use Django 6 (django.tasks), or install the django-tasks backport.",
+                    id="autoaudit.E003",
+                )
+            ]
+    try:
+        task_backends[config.TASK_BACKEND]
+    except Exception as exc:
+        return [
+            checks.Error(
+                f"AUTOAUDIT['TASK_BACKEND'] is {config.TASK_BACKEND!r}, which is not a usable "
+                f"task backend ({exc}).",
+                hint="Name a backend of the TASKS setting.",
+                id="autoaudit.E003",
+            )
+        ]
+    return []
+
+
 def register() -> None:
     checks.register(check_middleware, checks.Tags.security)
     checks.register(check_database_on_delete, checks.Tags.models)
     checks.register(check_login_url, checks.Tags.urls)
     checks.register(check_audit_read_cache, checks.Tags.caches)
     checks.register(check_seal_settings, checks.Tags.security)
+    checks.register(check_sinks)
+    checks.register(check_write_database, checks.Tags.database)
+    checks.register(check_task_backend)

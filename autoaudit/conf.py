@@ -22,6 +22,9 @@ from django.core.exceptions import ImproperlyConfigured
 MASK_STRATEGIES = ("redact", "partial", "hash", "exclude")
 ACTOR_TYPES = ("user", "guest", "system")
 AUTH_EVENT_NAMES = ("login", "logout", "login_failed")
+#: When and where logs are written (``WRITE_MODE``; see docs/scaling.md).
+WRITE_MODES = ("transaction", "on_commit", "task")
+WriteMode = Literal["transaction", "on_commit", "task"]
 REGISTER_OPTIONS = (
     "include_fields",
     "exclude_fields",
@@ -167,6 +170,12 @@ class AutoauditSettings:
     LOG_AUDIT_DELETES: bool = True
     LOG_DISABLED_BLOCKS: bool = True
     LOG_SETTINGS_CHANGES: bool = True
+    # Write modes, the log database and sinks (docs/scaling.md).
+    WRITE_MODE: WriteMode = "transaction"
+    #: ``None``: each log goes to the database of its change.
+    DATABASE: str | None = None
+    TASK_BACKEND: str = "default"
+    SINKS: tuple[str, ...] = ()
 
 
 def _fail(key: str, message: str) -> ImproperlyConfigured:
@@ -398,6 +407,39 @@ def _action(value: Any) -> str:
     return value
 
 
+def _write_mode(value: Any) -> WriteMode:
+    for mode in WRITE_MODES:
+        if value == mode:
+            return mode  # type: ignore[return-value]  # one of the literals
+    raise _fail(
+        "WRITE_MODE",
+        f"must be one of {', '.join(map(repr, WRITE_MODES))}, not {value!r}"
+        f"{close_match(value, WRITE_MODES)}.",
+    )
+
+
+def _alias(key: str, value: Any, *, none: bool) -> str | None:
+    """A database alias (``DATABASE``) or task backend alias (``TASK_BACKEND``);
+    whether it exists is a system check (``autoaudit.E002``/``E003``)."""
+    if value is None and none:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        allowed = "an alias (a non-empty string)" + (" or None" if none else "")
+        raise _fail(key, f"must be {allowed}, not {value!r}.")
+    return value
+
+
+def _sinks(value: Any) -> tuple[str, ...]:
+    """Dotted paths; whether each imports as a callable is ``autoaudit.E001``."""
+    key = "SINKS"
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise _fail(key, f"must be a list of dotted paths of callables, not {value!r}.")
+    for path in value:
+        if not isinstance(path, str) or "." not in path.strip(".") or path != path.strip():
+            raise _fail(key, f"has {path!r}; each entry is a dotted path like 'pkg.module.func'.")
+    return tuple(value)
+
+
 def _int_range(key: str, value: Any, lowest: int, highest: int) -> int:
     """Bounded numbers: ``PAGE_SIZE`` (rows per page), ``DASHBOARD_CACHE_TIMEOUT``
     (seconds; 0 computes the counts every time) and ``SEAL_DELAY`` (seconds)."""
@@ -441,6 +483,10 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "LOG_AUDIT_DELETES": lambda value: _bool("LOG_AUDIT_DELETES", value),
     "LOG_DISABLED_BLOCKS": lambda value: _bool("LOG_DISABLED_BLOCKS", value),
     "LOG_SETTINGS_CHANGES": lambda value: _bool("LOG_SETTINGS_CHANGES", value),
+    "WRITE_MODE": _write_mode,
+    "DATABASE": lambda value: _alias("DATABASE", value, none=True),
+    "TASK_BACKEND": lambda value: _alias("TASK_BACKEND", value, none=False),
+    "SINKS": _sinks,
 }
 
 #: The keys ``AUTOAUDIT`` accepts.

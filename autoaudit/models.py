@@ -208,6 +208,9 @@ class ActivityLog(models.Model):
         _("related entity id"), max_length=255, null=True, blank=True
     )
     changes_summary = models.CharField(_("changes summary"), max_length=255, null=True, blank=True)
+    # Set only on a log a task writes (WRITE_MODE="task"): a retried task's
+    # rows are already there under the same write_id and are skipped.
+    write_id = models.UUIDField(_("write id"), null=True, blank=True, editable=False)
 
     #: Every ``ActivityLogQuerySet`` method, on the manager too.
     objects = ActivityLogQuerySet.as_manager()
@@ -243,6 +246,15 @@ class ActivityLog(models.Model):
             models.Index(
                 fields=["related_entity_type", "related_entity_id", "-created_at"],
                 name="idx_actlog_related_time",
+            ),
+        ]
+        constraints = [
+            # A task's rows are inserted once, however often it runs. The
+            # key holds created_at and actor_type too: a unique index of a
+            # table partitioned by them must (autoaudit_partition), and a
+            # retry carries the same values. NULLs (every other log) never clash.
+            models.UniqueConstraint(
+                fields=["write_id", "created_at", "actor_type"], name="uniq_actlog_write"
             ),
         ]
 

@@ -27,6 +27,14 @@ On PostgreSQL the run ends with the scale phase (``benchmarks/scale.py``, op
 key ``scale``): autoaudit's history, timeline and admin search with
 ``--scale-rows`` rows in ``activity_logs``, on a database of its own.
 
+``--write-mode on_commit`` (or ``task``) runs autoaudit with that
+``WRITE_MODE`` (the other variants as always; ratios are against untracked in
+the same run) and writes to ``benchmarks/results/write-modes/<mode>/``. In
+``task`` mode the backend is django-tasks' database backend with no worker
+running: what a request pays is the enqueue (one row in its task table);
+the log rows are written later, by the worker (``log rows/op`` shows 0, and
+the ``request`` op's checks report the missing rows and the enqueue's commit).
+
 ``--profile create,update`` runs those ops for autoaudit only under
 pyinstrument and writes ``benchmarks/results/profile/<db>-<op>.txt``.
 """
@@ -120,6 +128,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reset", action="store_true", help="drop and recreate the bench database")
     parser.add_argument("--output", type=Path, default=None, help="folder for <db>.json and .md")
     parser.add_argument(
+        "--write-mode",
+        choices=["transaction", "on_commit", "task"],
+        default="transaction",
+        help="autoaudit's WRITE_MODE (default transaction); others write to results/write-modes/",
+    )
+    parser.add_argument(
         "--profile", default="", help="ops to profile for autoaudit only (pyinstrument), no timing"
     )
     args = parser.parse_args(argv)
@@ -137,6 +151,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--scale-rows must be 0 (no scale phase) or at least {SCALE_MIN_ROWS:,}")
     if args.output is None:
         args.output = BENCH_DIR / "results" / ("quick" if args.quick else "")
+        if args.write_mode != "transaction":
+            args.output = args.output / "write-modes" / args.write_mode
     return args
 
 
@@ -183,6 +199,7 @@ def configure(args: argparse.Namespace) -> dict[str, Any]:
     """Point the settings at the bench database; return its settings dict."""
     sys.path.insert(0, str(ROOT))
     os.environ["AUTOAUDIT_BENCH_DB"] = args.db
+    os.environ["AUTOAUDIT_BENCH_WRITE_MODE"] = getattr(args, "write_mode", "transaction")
     if args.quick:
         os.environ.setdefault("AUTOAUDIT_BENCH_DB_NAME", "autoaudit_bench_quick")
     if args.scale_phase:  # a database of its own, next to the main bench database

@@ -51,6 +51,13 @@ if BACKEND == "postgres":
     # Triggers exist on PostgreSQL alone: elsewhere pgtrigger would skip them and
     # the event table would stay empty (and both packages import psycopg on load).
     INSTALLED_APPS += ["pgtrigger", "pghistory", "benchmarks.pghbench"]
+# autoaudit's WRITE_MODE (run.py --write-mode); "task" enqueues on django-tasks'
+# database backend (django-tasks-db), whose worker is not running in the bench.
+WRITE_MODE = os.environ.get("AUTOAUDIT_BENCH_WRITE_MODE", "transaction")
+AUTOAUDIT = {"WRITE_MODE": WRITE_MODE}
+if WRITE_MODE == "task":
+    INSTALLED_APPS += ["django_tasks_db"]
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Every variant's request passes through all of them (the same stack for each):
 # each package's middleware is what gives its logs the request's user.
 MIDDLEWARE = [

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import copy
 import os
+from importlib.util import find_spec
 from pathlib import Path
+
+import django
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -116,6 +119,31 @@ if "other" not in DATABASES:
     # tests ask for it with ``databases={"default", "other"}``; pytest-django
     # creates it only when a collected test does).
     DATABASES["other"] = {**copy.deepcopy(DATABASES["default"]), "NAME": f"{_NAME}_other"}
+
+# The log database of the DATABASE-setting tests (AUTOAUDIT["DATABASE"] =
+# "audit"): a separate database on the same backend, asked for with
+# ``databases={"default", "audit"}``.
+DATABASES["audit"] = {
+    **copy.deepcopy(DATABASES["default"]),
+    "NAME": BASE_DIR / f"{_NAME}-audit-tests.sqlite3" if _BACKEND == "sqlite" else f"{_NAME}_audit",
+}
+if _BACKEND == "sqlite":
+    DATABASES["audit"]["TEST"] = {"NAME": DATABASES["audit"]["NAME"]}
+
+# Task backends for WRITE_MODE="task" tests (tests/test_write_modes.py):
+# Django's default (runs a task at once), one that only records what was
+# enqueued, and django-tasks-db's database backend, whose worker a test runs
+# (django-tasks, the backport, is the framework on Django 5.2).
+_TASKS_PACKAGE = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+TASKS: dict[str, dict[str, object]] = {
+    "default": {"BACKEND": f"{_TASKS_PACKAGE}.backends.immediate.ImmediateBackend"},
+    "dummy": {"BACKEND": f"{_TASKS_PACKAGE}.backends.dummy.DummyBackend"},
+}
+if find_spec("django_tasks_db") is not None:
+    if django.VERSION < (6, 0):
+        INSTALLED_APPS.append("django_tasks")
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS["db"] = {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -262,8 +262,8 @@ def test_a_row_too_long_to_restore_is_not_archived(
 
 # run_from_argv() closes the connections when it ends: use a real transaction.
 # Its system checks look at every configured database (the model checks ask
-# each backend's features), so the test allows the second one too.
-@pytest.mark.django_db(transaction=True, databases=["default", "other"])
+# each backend's features), so the test allows the others too.
+@pytest.mark.django_db(transaction=True, databases=["default", "other", "audit"])
 def test_failure_exits_non_zero_from_the_command_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

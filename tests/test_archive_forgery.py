@@ -116,7 +116,7 @@ def test_a_header_naming_our_key_does_not_make_a_signature(tmp_path: Path) -> No
 
 
 # run_from_argv() closes the connections when it ends: use a real transaction.
-@pytest.mark.django_db(transaction=True, databases=["default", "other"])
+@pytest.mark.django_db(transaction=True, databases=["default", "other", "audit"])
 def test_a_refused_archive_exits_non_zero(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -68,6 +68,10 @@ EXPECTED_KEYS = {
     "LOG_AUDIT_DELETES",
     "LOG_DISABLED_BLOCKS",
     "LOG_SETTINGS_CHANGES",
+    "WRITE_MODE",
+    "DATABASE",
+    "TASK_BACKEND",
+    "SINKS",
 }
 
 
@@ -384,6 +388,15 @@ BAD_VALUES = [
     ("SEAL_DELAY", -1),
     ("SEAL_DELAY", "300"),
     ("SEAL_DELAY", 8 * 86_400),
+    ("WRITE_MODE", "later"),
+    ("WRITE_MODE", None),
+    ("DATABASE", ""),
+    ("DATABASE", 1),
+    ("TASK_BACKEND", None),
+    ("TASK_BACKEND", " "),
+    ("SINKS", "autoaudit.sinks.json_logger"),
+    ("SINKS", ["json_logger"]),
+    ("SINKS", [None]),
 ]
 
 

@@ -10,7 +10,7 @@ from pytest_django import DjangoAssertNumQueries
 
 import autoaudit
 from autoaudit.models import ActivityLog
-from autoaudit.tracking.record import COLUMNS, LogDraft, assemble
+from autoaudit.tracking.record import COLUMNS, STAMPS, LogDraft, assemble
 from autoaudit.values.masking import REDACTED
 from tests.budget import old_values_reads, save_log_statements
 from tests.testapp.models import Account, Leaky, Product, Tag
@@ -21,7 +21,8 @@ pytestmark = pytest.mark.django_db
 
 def test_draft_columns_are_the_log_columns() -> None:
     names = {f.name for f in ActivityLog._meta.concrete_fields if not f.primary_key}
-    assert set(COLUMNS) == names - {"created_at"}
+    assert set(COLUMNS) == names - set(STAMPS)
+    assert set(STAMPS) == {"created_at", "write_id"}
 
 
 def test_a_draft_is_frozen() -> None:

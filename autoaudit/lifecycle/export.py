@@ -53,6 +53,11 @@ ADDED_FIELDS: frozenset[str] = frozenset(
     {"request_id", "tags", "related_entity_type", "related_entity_id", "changes_summary"}
 )
 
+#: Columns of the table that exports and archives leave out: ``write_id``
+#: only keeps a retried ``write_logs`` task from inserting a row twice
+#: (migration 0006); a restored row has it NULL.
+INTERNAL_FIELDS: frozenset[str] = frozenset({"write_id"})
+
 #: Columns holding JSON (written as JSON text in CSV).
 JSON_FIELDS = frozenset(
     {"actor_metadata", "old_values", "new_values", "changed_fields", "extra_data", "tags"}

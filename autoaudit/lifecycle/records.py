@@ -32,7 +32,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from autoaudit.lifecycle.export import ADDED_FIELDS
+from autoaudit.lifecycle.export import ADDED_FIELDS, INTERNAL_FIELDS
 
 #: How far in the future a ``created_at`` may be: the clocks of the machine
 #: that wrote a row and the one restoring it may differ by this much.
@@ -160,7 +160,7 @@ class RecordChecker:
     def __init__(self) -> None:
         from autoaudit.models import ActivityLog
 
-        fields = ActivityLog._meta.concrete_fields
+        fields = [f for f in ActivityLog._meta.concrete_fields if f.attname not in INTERNAL_FIELDS]
         self.columns = tuple(field.attname for field in fields)
         self._checks = [
             (field.attname, _memo(_column_check(field)))

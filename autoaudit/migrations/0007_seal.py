@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('autoaudit', '0005_wave2_columns'),
+        ('autoaudit', '0006_write_idempotency'),
     ]
 
     operations = [

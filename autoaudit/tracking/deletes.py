@@ -180,6 +180,8 @@ def combines(collector: Collector) -> Known | None:
     whose delete reaches no other tracked row."""
     if connections[collector.using].vendor != "postgresql" or get_settings().ON_ERROR != "raise":
         return None
+    if store.defers(collector.using):
+        return None  # the log is written after the commit, not in the DELETE
     if len(collector.data) != 1:
         return None
     # Rows of other models the delete reaches without loading them (an

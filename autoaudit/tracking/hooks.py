@@ -20,18 +20,26 @@ receiver connected each costs one list check.
 
 ``sender`` is the model class the log is about (``computed_entity``), or
 ``None`` for a log of something that is not an installed model.
+
+The ``SINKS`` (dotted paths of callables) are called at the same moment as
+``post_log``, each with every committed row as a JSON-safe dict
+(:meth:`~autoaudit.tracking.record.LogDraft.as_json`), in the same robust
+way: a sink that raises (or cannot be imported) is reported to the
+``autoaudit`` logger and the other sinks and rows go on. They run no query.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.apps import apps
 from django.db import models, transaction
 from django.dispatch import Signal
+from django.utils.module_loading import import_string
 
 from autoaudit.conf import get_settings
 from autoaudit.tracking.record import COLUMNS, LogDraft
@@ -43,6 +51,9 @@ logger = logging.getLogger("autoaudit")
 pre_log = Signal()
 #: Sent after a log row is written and committed; see the module docstring.
 post_log = Signal()
+
+#: A ``SINKS`` entry: called with each committed row as a dict.
+Sink = Callable[[dict[str, Any]], Any]
 
 _JSON_COLUMNS = ("old_values", "new_values", "changed_fields", "extra_data", "actor_metadata")
 
@@ -117,8 +128,8 @@ def combinable(model: type[models.Model], key_known: bool) -> bool:
     after the statement, which the combined path does not wait for), nor
     for a new row whose key the database gives while ``pre_log`` has (the
     receiver would see a stand-in for the key)."""
-    if listened(post_log, model):
-        return False
+    if listened(post_log, model) or get_settings().SINKS:
+        return False  # and sinks, sent as post_log is
     return key_known or not listened(pre_log, model)
 
 
@@ -143,15 +154,55 @@ def approved(drafts: Sequence[LogDraft], using: str) -> Sequence[LogDraft]:
     return [d for d in (approve(draft, using) for draft in drafts) if d is not None]
 
 
+@functools.lru_cache(maxsize=8)
+def _sinks(paths: tuple[str, ...]) -> tuple[tuple[str, Sink | None], ...]:
+    """The ``SINKS`` callables by path (``None`` for one that does not import)."""
+    found: list[tuple[str, Sink | None]] = []
+    for path in paths:
+        try:
+            found.append((path, import_string(path)))
+        except ImportError:
+            logger.exception("autoaudit: the sink %r cannot be imported (autoaudit.E001)", path)
+            found.append((path, None))
+    return tuple(found)
+
+
+def _deliver(drafts: Sequence[LogDraft], paths: tuple[str, ...]) -> None:
+    sinks = _sinks(paths)
+    for draft in drafts:
+        row = draft.as_json()
+        for path, sink in sinks:
+            if sink is None:
+                continue
+            try:
+                sink(dict(row))  # each its own copy
+            except Exception:
+                logger.exception(
+                    "autoaudit: the sink %r raised on the %s log of %s %s",
+                    path,
+                    draft.action,
+                    draft.computed_entity,
+                    draft.entity_pk,
+                )
+
+
 def written(drafts: Sequence[LogDraft], using: str) -> None:
-    """Send ``post_log`` for each of ``drafts`` once ``using`` commits."""
-    if not post_log.receivers or not drafts:
+    """Send ``post_log`` for each of ``drafts``, and hand them to the
+    ``SINKS``, once ``using`` commits (at once outside a transaction)."""
+    if not drafts:
         return
-    senders = [(sender_of(draft.computed_entity), draft) for draft in drafts]
+    paths = get_settings().SINKS
+    senders = []
+    if post_log.receivers:
+        senders = [(sender_of(draft.computed_entity), draft) for draft in drafts]
     if not any(post_log.has_listeners(sender) for sender, _draft in senders):
+        senders = []
+    if not senders and not paths:
         return
 
     def send() -> None:
+        if paths:
+            _deliver(drafts, paths)
         for sender, draft in senders:
             for receiver, result in post_log.send_robust(sender=sender, draft=draft, using=using):
                 if isinstance(result, Exception):

@@ -23,6 +23,7 @@ statements.
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -61,7 +62,10 @@ class LogDraft:
     """One log row on its way to the table: every column, already masked.
 
     ``user`` is the user instance (or ``None``); every other attribute is
-    the column of the same name. ``created_at`` is stamped by the store.
+    the column of the same name. ``created_at`` is stamped by the store
+    (when the change happens, for a log written later: see
+    :mod:`autoaudit.tracking.deferred`); ``write_id`` is set only for a log
+    a task writes (its retries insert it once).
     """
 
     action: str
@@ -87,13 +91,40 @@ class LogDraft:
     related_entity_type: str | None = None
     related_entity_id: str | None = None
     changes_summary: str | None = None
+    # Stamped by the store, not assembled (see STAMPS).
+    created_at: datetime.datetime | None = None
+    write_id: str | None = None
 
     def columns(self) -> dict[str, Any]:
         """The draft as ``ActivityLog`` keyword arguments."""
         return {name: getattr(self, name) for name in COLUMNS}
 
+    def as_json(self) -> dict[str, Any]:
+        """The row as a JSON-safe dict (what sinks receive, what a task carries):
+        every column by name, ``user`` as ``user_id`` (its key), ``created_at``
+        in ISO 8601. Values are already masked and JSON-safe."""
+        data = {name: getattr(self, name) for name in COLUMNS + STAMPS}
+        user = data.pop("user")
+        data["user_id"] = None if user is None else user.pk
+        if self.created_at is not None:
+            data["created_at"] = self.created_at.isoformat()
+        return data
 
-COLUMNS = tuple(f.name for f in fields(LogDraft))
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], user: Any) -> LogDraft:
+        """The draft :meth:`as_json` gave ``data`` for, with ``user`` (an
+        instance standing for ``data["user_id"]``, or ``None``)."""
+        values: dict[str, Any] = {name: data.get(name) for name in COLUMNS + STAMPS}
+        values.pop("user")
+        if values["created_at"] is not None:
+            values["created_at"] = datetime.datetime.fromisoformat(values["created_at"])
+        return cls(user=user, **values)
+
+
+#: The columns the store stamps (the assembler leaves them ``None``).
+STAMPS = ("created_at", "write_id")
+#: The columns the assembler fills, in order.
+COLUMNS = tuple(f.name for f in fields(LogDraft) if f.name not in STAMPS)
 #: The columns that name the actor (``resolve_actor()``'s keys).
 ACTOR_COLUMNS = (
     "user",

@@ -103,6 +103,8 @@ def combines(frame: SaveFrame, using: str, given: Mapping[str, Any]) -> bool:
         return False  # a composite key: not one column to guard or return
     if get_settings().ON_ERROR != "raise":
         return False
+    if store.defers(using):
+        return False  # the log is written after the commit, not in the statement
     if not hooks.combinable(tracker.model, pk_is_set(instance)):
         return False  # pre_log/post_log receivers (see hooks.combinable)
     pk = concrete._meta.pk

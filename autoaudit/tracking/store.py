@@ -17,7 +17,15 @@ classes; it does not pass through ``connection.execute_wrapper()`` hooks.
 
 Every row passes :mod:`autoaudit.tracking.hooks` here, whichever path built
 it: ``pre_log`` before it is written (a receiver may veto or change it),
-``post_log`` once it is committed.
+``post_log`` and the ``SINKS`` once it is committed.
+
+Where the drafts go is decided here too (:func:`defers`): with
+``WRITE_MODE="transaction"`` and the log on the change's database, in the
+change's transaction, as above; otherwise (``"on_commit"``, ``"task"``, or a
+``DATABASE`` of its own) :mod:`autoaudit.tracking.deferred` holds them until
+the change commits, then :func:`flush` inserts them in one statement, or
+hands them to the task ``autoaudit.tasks.write_logs``, which calls
+:func:`write_once` (idempotent: a retried task inserts nothing twice).
 
 The log model is looked up in the app registry, not imported: the store sits
 below ``autoaudit.models`` in the layers.
@@ -26,18 +34,22 @@ below ``autoaudit.models`` in the layers.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db import DatabaseError, connections, models, router, transaction
+from django.db.models.constants import OnConflict
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from autoaudit.actors.scopes import is_disabled
 from autoaudit.conf import get_settings
-from autoaudit.tracking import hooks
+from autoaudit.tracking import deferred, hooks
 from autoaudit.tracking.record import LogDraft
 from autoaudit.tracking.rows import holds_write_lock
 
@@ -48,6 +60,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("autoaudit")
 
 _insert_sql: dict[str, _Insert] = {}
+#: Rows per idempotent INSERT (SQLite allows 32,766 parameters per statement).
+_ONCE_BATCH = 500
 
 #: Values these field types store as they are (``get_db_prep_save`` would
 #: hand them back unchanged); anything else goes through the field.
@@ -79,6 +93,7 @@ class _Insert:
         "copy_sql",
         "fields",
         "head",
+        "ignore_sql",
         "insert_head",
         "plain",
         "row_sql",
@@ -97,6 +112,12 @@ class _Insert:
         self.head = f"{self.insert_head}VALUES "
         self.copy_sql = f"COPY {table} ({columns}) FROM STDIN"
         self.row_sql = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+        # Rows that may be in already (a retried task): the unique write_id
+        # keeps the second copy out (INSERT IGNORE / OR IGNORE / ON CONFLICT).
+        ops = connection.ops
+        insert = ops.insert_statement(on_conflict=OnConflict.IGNORE)
+        suffix = ops.on_conflict_suffix_sql(self.fields, OnConflict.IGNORE, None, None)
+        self.ignore_sql = f"{insert} {table} ({columns}) VALUES {{rows}} {suffix}".rstrip()
         # Per field: does a plain str/int/None go to the driver as it is?
         self.plain = tuple(
             isinstance(f, _AS_IS) and not isinstance(f, models.ForeignKey) for f in self.fields
@@ -117,7 +138,7 @@ class _Insert:
         row = []
         for field, plain, source in zip(self.fields, self.plain, self.sources, strict=True):
             if source is None:
-                value = now
+                value = draft.created_at or now  # auto_now_add: stamped, or now
             elif source == "user":
                 value = user_id(draft.user, self.user_model)
             else:
@@ -261,6 +282,102 @@ def _report(draft: LogDraft, exc: BaseException) -> None:
     )
 
 
+def log_database(using: str) -> str:
+    """The alias the logs of a change on ``using`` go to (``DATABASE``)."""
+    return get_settings().DATABASE or using
+
+
+def defers(using: str) -> bool:
+    """Whether the logs of a change on ``using`` are written after it commits
+    (``WRITE_MODE`` other than ``"transaction"``, or a ``DATABASE`` elsewhere)
+    rather than in its transaction. Where they are, no save or delete sends
+    its log in Django's own statement (PostgreSQL's one statement per write)."""
+    settings = get_settings()
+    return settings.WRITE_MODE != "transaction" or log_database(using) != using
+
+
+def _stamped(drafts: Sequence[LogDraft], *, keyed: bool) -> list[LogDraft]:
+    """The drafts with ``created_at`` (now: when the change happens) and, if
+    ``keyed``, a ``write_id`` that makes a repeated insert a no-op."""
+    now = timezone.now()
+    if keyed:
+        return [dataclasses.replace(d, created_at=now, write_id=uuid.uuid4().hex) for d in drafts]
+    return [dataclasses.replace(d, created_at=now) for d in drafts]
+
+
+def _defer(drafts: Sequence[LogDraft], using: str) -> None:
+    keyed = get_settings().WRITE_MODE == "task"
+    deferred.defer(_stamped(drafts, keyed=keyed), using, log_database(using), flush)
+
+
+def flush(drafts: Sequence[LogDraft], target: str) -> None:
+    """Write the drafts of one committed transaction to ``target``: in one
+    statement (``"on_commit"``, or ``DATABASE`` elsewhere), or as one
+    ``autoaudit.tasks.write_logs`` task (``"task"``). Called by
+    :mod:`~autoaudit.tracking.deferred` after the commit: a row that cannot
+    be written is reported to the ``autoaudit`` logger, never raised."""
+    settings = get_settings()
+    if settings.WRITE_MODE == "task":
+        task = import_string("autoaudit.tasks.write_logs")  # above this layer
+        payload = [draft.as_json() for draft in drafts]
+        task.using(backend=settings.TASK_BACKEND).enqueue(payload, target)
+        return
+    # One statement is atomic alone (one row, or PostgreSQL's COPY); SQLite's
+    # and MySQL's executemany is several.
+    one = len(drafts) == 1 or connections[target].vendor == "postgresql"
+    try:
+        with contextlib.nullcontext() if one else transaction.atomic(using=target):
+            _execute(drafts, target)
+    except (DatabaseError, ValueError, TypeError) as exc:
+        if len(drafts) == 1:
+            _report(drafts[0], exc)
+            return
+        written = []
+        for draft in drafts:  # find the bad row; keep the others
+            try:
+                with transaction.atomic(using=target):
+                    _execute([draft], target)
+            except (DatabaseError, ValueError, TypeError) as row_exc:
+                _report(draft, row_exc)
+            else:
+                written.append(draft)
+        hooks.written(written, target)
+        return
+    hooks.written(drafts, target)  # post_log and sinks: now (autocommit)
+
+
+def _user_stand_in(pk: Any, user_model: type[models.Model]) -> models.Model | None:
+    """An unsaved user with key ``pk`` (the ``user`` column needs only the key)."""
+    return None if pk is None else user_model(pk=pk)
+
+
+def write_once(payload: Sequence[Mapping[str, Any]], using: str) -> int:
+    """Insert the rows of ``payload`` (:meth:`LogDraft.as_json` dicts with a
+    ``write_id``) on ``using``, in one statement, skipping those already
+    there; returns how many the payload held. The body of the task
+    ``autoaudit.tasks.write_logs``: a retry adds no duplicate rows."""
+    if not payload:
+        return 0
+    user_model = _compiled(using).user_model
+    drafts = [
+        LogDraft.from_json(row, _user_stand_in(row.get("user_id"), user_model)) for row in payload
+    ]
+    missing = [d for d in drafts if not d.write_id or d.created_at is None]
+    if missing:
+        raise ValueError("every row of a write_logs task needs its write_id and created_at")
+    connection = connections[using]
+    compiled = _compiled(using)
+    now = timezone.now()
+    rows = [compiled.params(draft, now, connection) for draft in drafts]
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        for start in range(0, len(rows), _ONCE_BATCH):  # one statement per 500 rows
+            chunk = rows[start : start + _ONCE_BATCH]
+            sql = compiled.ignore_sql.format(rows=", ".join([compiled.row_sql] * len(chunk)))
+            cursor.execute(sql, [value for row in chunk for value in row])
+    hooks.written(drafts, using)
+    return len(drafts)
+
+
 def write(drafts: Sequence[LogDraft], using: str) -> None:
     """Insert ``drafts`` on ``using`` (the database of the change they record).
 
@@ -269,13 +386,22 @@ def write(drafts: Sequence[LogDraft], using: str) -> None:
     failure is reported to the ``autoaudit`` logger and the change goes on.
     Callers check ``autoaudit.disabled()`` where a write starts (nothing
     is even assembled inside it).
+
+    Where :func:`defers` says so, the drafts are stamped with the time of
+    the change and wait for the commit instead (see :func:`flush`).
     """
     drafts = hooks.approved(drafts, using)  # pre_log
     if not drafts:
         return
-    if get_settings().ON_ERROR == "raise":
+    settings = get_settings()
+    if defers(using):
+        _defer(drafts, using)
+        return
+    if settings.SINKS:
+        drafts = _stamped(drafts, keyed=False)  # sinks are told when
+    if settings.ON_ERROR == "raise":
         _execute(drafts, using)
-        hooks.written(drafts, using)  # post_log, on commit
+        hooks.written(drafts, using)  # post_log and sinks, on commit
         return
     written = []
     for draft in drafts:
@@ -286,7 +412,7 @@ def write(drafts: Sequence[LogDraft], using: str) -> None:
             _report(draft, exc)
         else:
             written.append(draft)
-    hooks.written(written, using)  # post_log, on commit
+    hooks.written(written, using)  # post_log and sinks, on commit
 
 
 def unsaved(draft: LogDraft) -> models.Model:
@@ -305,7 +431,8 @@ def save(draft: LogDraft, using: str | None = None) -> models.Model | None:
 
     ``using`` defaults to the router's database for the log model. ``None``
     is returned when nothing was written (``disabled()``, or an error under
-    ``ON_ERROR="log"``).
+    ``ON_ERROR="log"``). Where :func:`defers` says so, the row is written
+    after the commit (:func:`write`) and returned unsaved (no id yet).
     """
     if is_disabled():
         return None
@@ -313,6 +440,11 @@ def save(draft: LogDraft, using: str | None = None) -> models.Model | None:
     approved = hooks.approve(draft, alias)  # pre_log
     if approved is None:
         return None
+    if defers(alias):
+        _defer([approved], alias)
+        return unsaved(approved)
+    if get_settings().SINKS:
+        (approved,) = _stamped([approved], keyed=False)
     log = unsaved(approved)
     if get_settings().ON_ERROR == "raise":
         log.save(force_insert=True, using=alias)
