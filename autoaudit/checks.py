@@ -103,7 +103,33 @@ def check_login_url(
     ]
 
 
+def check_database_aliases(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``DATABASE`` / ``READ_DATABASE`` name an alias that ``DATABASES`` lacks."""
+    from autoaudit.conf import get_settings
+
+    current = get_settings()
+    known = list(getattr(settings, "DATABASES", {}) or {})
+    found: list[checks.CheckMessage] = []
+    for key in ("DATABASE", "READ_DATABASE"):
+        alias = getattr(current, key)
+        if alias is not None and alias not in known:
+            found.append(
+                checks.Error(
+                    f"AUTOAUDIT[{key!r}] is {alias!r}, which is not a key of DATABASES "
+                    f"({', '.join(map(repr, known)) or 'none'}): activity logs could not "
+                    "be read or written there.",
+                    hint=f"Name one of the aliases in DATABASES, or remove {key}.",
+                    id="autoaudit.E001",
+                )
+            )
+    return found
+
+
 def register() -> None:
     checks.register(check_middleware, checks.Tags.security)
     checks.register(check_database_on_delete, checks.Tags.models)
     checks.register(check_login_url, checks.Tags.urls)
+    # No tag: a database-tagged check runs only when a command names databases.
+    checks.register(check_database_aliases)

@@ -155,6 +155,11 @@ class AutoauditSettings:
     LOG_POST_ACTION: str = "create"
     PAGE_SIZE: int = 50
     DASHBOARD_CACHE_TIMEOUT: int = 300
+    #: Alias that holds ``activity_logs``; ``None``: the database of each change.
+    DATABASE: str | None = None
+    #: Alias history, the timeline, the admin and the commands read logs from
+    #: (a read replica); ``None``: :attr:`DATABASE`.
+    READ_DATABASE: str | None = None
 
 
 def _fail(key: str, message: str) -> ImproperlyConfigured:
@@ -394,6 +399,13 @@ def _int_range(key: str, value: Any, lowest: int, highest: int) -> int:
     return value
 
 
+def _alias(key: str, value: Any) -> str | None:
+    """A database alias (checked against ``DATABASES`` by ``autoaudit.E001``), or ``None``."""
+    if value is None or (isinstance(value, str) and value.strip() == value and value):
+        return value
+    raise _fail(key, f"must be a database alias (a key of DATABASES) or None, not {value!r}.")
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "MODELS": _models,
     "EXCLUDE_MODELS": _exclude_models,
@@ -422,6 +434,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "DASHBOARD_CACHE_TIMEOUT": lambda value: _int_range(
         "DASHBOARD_CACHE_TIMEOUT", value, 0, 86_400
     ),
+    "DATABASE": lambda value: _alias("DATABASE", value),
+    "READ_DATABASE": lambda value: _alias("READ_DATABASE", value),
 }
 
 #: The keys ``AUTOAUDIT`` accepts.

@@ -117,4 +117,10 @@ if "other" not in DATABASES:
     # creates it only when a collected test does).
     DATABASES["other"] = {**copy.deepcopy(DATABASES["default"]), "NAME": f"{_NAME}_other"}
 
+if _BACKEND in ("postgres", "postgresql"):
+    # READ_DATABASE tests (tests/test_read_database.py): "replica" is a test
+    # mirror of "default", as a streaming replica would be; no database of
+    # its own is created. Only transactional tests see through it.
+    DATABASES["replica"] = {**copy.deepcopy(DATABASES["default"]), "TEST": {"MIRROR": "default"}}
+
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
