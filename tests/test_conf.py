@@ -363,6 +363,10 @@ BAD_VALUES = [
     ("PAGE_SIZE", 501),
     ("DASHBOARD_CACHE_TIMEOUT", -1),
     ("DASHBOARD_CACHE_TIMEOUT", True),
+    ("DATABASE", ""),
+    ("DATABASE", 3),
+    ("READ_DATABASE", " replica"),
+    ("READ_DATABASE", ["replica"]),
 ]
 
 
