@@ -11,8 +11,8 @@ The layout, two levels deep::
 
 Actor type first, month second: retention is per actor type, so each type's
 expired months are a run of leaves under that type's own parent, and
-dropping one locks that parent only; the other types' writes and reads never
-wait for a guest drop. Months are in UTC.
+dropping one locks that parent only; the other types' writes (and reads
+filtered to their type) never wait for a guest drop. Months are in UTC.
 
 The primary key of a partitioned table must contain the partition key, so it
 is ``(id, actor_type, created_at)``: ``id`` alone is no longer enforced
