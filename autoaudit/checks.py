@@ -202,26 +202,31 @@ def check_sinks(
     return found
 
 
-def check_write_database(
+def check_log_databases(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """``DATABASE`` names a database (``autoaudit.E002``); changes on any
-    other database lose the change-and-log atomicity (``autoaudit.W007``)."""
+    """``DATABASE`` and ``READ_DATABASE`` name databases (``autoaudit.E002``);
+    with ``DATABASE`` set, changes on any other database lose the
+    change-and-log atomicity (``autoaudit.W007``)."""
     from autoaudit.conf import get_settings
 
-    alias = get_settings().DATABASE
-    if alias is None:
-        return []
-    if alias not in settings.DATABASES:
-        return [
-            checks.Error(
-                f"AUTOAUDIT['DATABASE'] is {alias!r}, which is not in DATABASES "
-                f"({', '.join(settings.DATABASES)}).",
-                hint="Name the alias of the database that holds activity_logs.",
-                id="autoaudit.E002",
-            )
-        ]
-    others = [other for other in settings.DATABASES if other != alias]
+    current = get_settings()
+    known = list(getattr(settings, "DATABASES", {}) or {})
+    unknown: list[checks.CheckMessage] = [
+        checks.Error(
+            f"AUTOAUDIT[{key!r}] is {alias!r}, which is not a key of DATABASES "
+            f"({', '.join(map(repr, known)) or 'none'}): activity logs could not "
+            "be read or written there.",
+            hint=f"Name one of the aliases in DATABASES, or remove {key}.",
+            id="autoaudit.E002",
+        )
+        for key in ("DATABASE", "READ_DATABASE")
+        if (alias := getattr(current, key)) is not None and alias not in known
+    ]
+    alias = current.DATABASE
+    if unknown or alias is None:
+        return unknown
+    others = [other for other in known if other != alias]
     if not others:
         return []
     return [
@@ -283,5 +288,6 @@ def register() -> None:
     checks.register(check_audit_read_cache, checks.Tags.caches)
     checks.register(check_seal_settings, checks.Tags.security)
     checks.register(check_sinks)
-    checks.register(check_write_database, checks.Tags.database)
+    # No tag: a database-tagged check runs only when a command names databases.
+    checks.register(check_log_databases)
     checks.register(check_task_backend)

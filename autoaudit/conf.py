@@ -174,6 +174,9 @@ class AutoauditSettings:
     WRITE_MODE: WriteMode = "transaction"
     #: ``None``: each log goes to the database of its change.
     DATABASE: str | None = None
+    #: Alias history, the timeline, the admin and the commands read logs from
+    #: (a read replica); ``None``: :attr:`DATABASE`.
+    READ_DATABASE: str | None = None
     TASK_BACKEND: str = "default"
     SINKS: tuple[str, ...] = ()
 
@@ -419,11 +422,12 @@ def _write_mode(value: Any) -> WriteMode:
 
 
 def _alias(key: str, value: Any, *, none: bool) -> str | None:
-    """A database alias (``DATABASE``) or task backend alias (``TASK_BACKEND``);
-    whether it exists is a system check (``autoaudit.E002``/``E003``)."""
+    """A database alias (``DATABASE``, ``READ_DATABASE``) or task backend
+    alias (``TASK_BACKEND``); whether it exists is a system check
+    (``autoaudit.E002``/``E003``)."""
     if value is None and none:
         return None
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or value.strip() != value:
         allowed = "an alias (a non-empty string)" + (" or None" if none else "")
         raise _fail(key, f"must be {allowed}, not {value!r}.")
     return value
@@ -487,6 +491,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "DATABASE": lambda value: _alias("DATABASE", value, none=True),
     "TASK_BACKEND": lambda value: _alias("TASK_BACKEND", value, none=False),
     "SINKS": _sinks,
+    "READ_DATABASE": lambda value: _alias("READ_DATABASE", value, none=True),
 }
 
 #: The keys ``AUTOAUDIT`` accepts.

@@ -16,6 +16,7 @@ from django.db.models.signals import ModelSignal, post_init, pre_init
 from django.dispatch.dispatcher import NO_RECEIVERS
 from django.utils.translation import gettext_lazy as _
 
+from autoaudit.conf import get_settings
 from autoaudit.enums import ActionType, ActorType
 from autoaudit.tracking import manual
 from autoaudit.tracking.enrich import related_columns
@@ -65,8 +66,35 @@ class LogJSONField(models.JSONField):
         return name, "django.db.models.JSONField", args, kwargs
 
 
+def configured_write_alias() -> str | None:
+    """``DATABASE``, or ``None`` when logs live with each change."""
+    return get_settings().DATABASE
+
+
+def configured_read_alias() -> str | None:
+    """``READ_DATABASE``, else ``DATABASE``; ``None`` when neither is set."""
+    settings = get_settings()
+    return settings.READ_DATABASE or settings.DATABASE
+
+
 class ActivityLogQuerySet(models.QuerySet["ActivityLog"]):
-    """Queries for reading history; each one is backed by an index."""
+    """Queries for reading history; each one is backed by an index.
+
+    With no ``using()``, reads go to ``READ_DATABASE`` (else ``DATABASE``)
+    and writes to ``DATABASE`` when those settings are set, with or without
+    :class:`autoaudit.routers.AuditRouter`; unset, Django's routers decide.
+    """
+
+    @property
+    def db(self) -> str:
+        """The alias this query runs on (see the class docstring)."""
+        # Django's own attributes (the stubs do not declare them): the alias
+        # of using(), and whether the query writes.
+        if self._db is None:  # type: ignore[attr-defined]
+            alias = configured_write_alias() if self._for_write else configured_read_alias()  # type: ignore[attr-defined]
+            if alias is not None:
+                return alias
+        return super().db
 
     def for_instance(self, instance: models.Model) -> ActivityLogQuerySet:
         """Logs of one object, newest first (integer, UUID, string and

@@ -213,6 +213,20 @@ def configure(args: argparse.Namespace) -> dict[str, Any]:
     return dict(settings.DATABASES["default"])
 
 
+def postgres_admin(conf: dict[str, Any]) -> Any:
+    """An autocommit psycopg connection to the server's ``postgres`` database."""
+    import psycopg
+
+    return psycopg.connect(
+        host=conf["HOST"],
+        port=conf["PORT"],
+        user=conf["USER"],
+        password=conf["PASSWORD"],
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
 def create_database(db: str, conf: dict[str, Any], drop: bool) -> None:
     """Create the bench database if it is missing (drop it first with ``drop``)."""
     name = str(conf["NAME"])
@@ -224,16 +238,7 @@ def create_database(db: str, conf: dict[str, Any], drop: bool) -> None:
                 Path(name + suffix).unlink(missing_ok=True)
         return
     if db == "postgres":
-        import psycopg
-
-        with psycopg.connect(
-            host=conf["HOST"],
-            port=conf["PORT"],
-            user=conf["USER"],
-            password=conf["PASSWORD"],
-            dbname="postgres",
-            autocommit=True,
-        ) as conn:
+        with postgres_admin(conf) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             found = exists.fetchone() is not None
             if found and drop:

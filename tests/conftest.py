@@ -104,3 +104,26 @@ def alice() -> User:
 @pytest.fixture
 def bob() -> User:
     return User.objects.create_user("bob", "bob@example.com", "x")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    django_db_setup: None, django_db_blocker: Any, request: pytest.FixtureRequest
+) -> None:
+    """``AUTOAUDIT_TEST_PARTITIONED=1`` (PostgreSQL): run the suite against a
+    partitioned ``activity_logs`` (``autoaudit_partition`` right after the
+    test database is made)."""
+    import os
+
+    if os.environ.get("AUTOAUDIT_TEST_PARTITIONED") != "1":
+        return
+    from django.db import connections
+
+    from autoaudit.lifecycle import partitions
+
+    if connections["default"].vendor != "postgresql":
+        raise pytest.UsageError("AUTOAUDIT_TEST_PARTITIONED=1 needs AUTOAUDIT_TEST_DB=postgres")
+    with django_db_blocker.unblock():
+        partitions.partition("default", ahead=2)
+        if not partitions.is_partitioned("default"):
+            raise RuntimeError("activity_logs is not partitioned after autoaudit_partition")

@@ -144,6 +144,11 @@ if find_spec("django_tasks_db") is not None:
         INSTALLED_APPS.append("django_tasks")
     INSTALLED_APPS.append("django_tasks_db")
     TASKS["db"] = {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
+if _BACKEND in ("postgres", "postgresql"):
+    # READ_DATABASE tests (tests/test_read_database.py): "replica" is a test
+    # mirror of "default", as a streaming replica would be; no database of
+    # its own is created. Only transactional tests see through it.
+    DATABASES["replica"] = {**copy.deepcopy(DATABASES["default"]), "TEST": {"MIRROR": "default"}}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

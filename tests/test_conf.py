@@ -72,6 +72,7 @@ EXPECTED_KEYS = {
     "DATABASE",
     "TASK_BACKEND",
     "SINKS",
+    "READ_DATABASE",
 }
 
 
@@ -397,6 +398,9 @@ BAD_VALUES = [
     ("SINKS", "autoaudit.sinks.json_logger"),
     ("SINKS", ["json_logger"]),
     ("SINKS", [None]),
+    ("DATABASE", ""),
+    ("READ_DATABASE", " replica"),
+    ("READ_DATABASE", ["replica"]),
 ]
 
 

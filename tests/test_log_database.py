@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from pytest_django import Settings
 
 import autoaudit
-from autoaudit.checks import check_write_database
+from autoaudit.checks import check_log_databases
 from autoaudit.models import ActivityLog
 from autoaudit.tracking import store
 from tests.testapp.models import Product
@@ -84,14 +84,14 @@ def test_defers_says_where_and_when(settings: Settings) -> None:
 
 
 def test_w004_says_atomicity_is_lost(settings: Settings) -> None:
-    assert check_write_database() == []
+    assert check_log_databases() == []
     settings.AUTOAUDIT = {"DATABASE": "audit"}
-    (warning,) = check_write_database()
+    (warning,) = check_log_databases()
     assert warning.id == "autoaudit.W007" and isinstance(warning, checks.Warning)
     assert "'default'" in warning.msg and "not in its transaction" in warning.msg
 
 
 def test_e002_unknown_alias(settings: Settings) -> None:
     settings.AUTOAUDIT = {"DATABASE": "nowhere"}
-    (error,) = check_write_database()
+    (error,) = check_log_databases()
     assert error.id == "autoaudit.E002" and "'nowhere'" in error.msg

@@ -48,10 +48,19 @@ class SelectionError(ValueError):
 
 
 def log_alias() -> str:
-    """The database that holds ``activity_logs`` (for writes)."""
-    from autoaudit.models import ActivityLog
+    """The database that holds ``activity_logs`` (for writes): ``DATABASE``,
+    else the routers' choice."""
+    from autoaudit.models import ActivityLog, configured_write_alias
 
-    return router.db_for_write(ActivityLog)
+    return configured_write_alias() or router.db_for_write(ActivityLog)
+
+
+def read_alias() -> str:
+    """The database the commands read logs from: ``READ_DATABASE``, else
+    ``DATABASE``, else the routers' choice."""
+    from autoaudit.models import ActivityLog, configured_read_alias
+
+    return configured_read_alias() or router.db_for_read(ActivityLog)
 
 
 def parse_when(value: str, option: str, *, end_of_day: bool = False) -> dt.datetime:
@@ -198,13 +207,14 @@ def effective_batch_size(batch_size: int, alias: str) -> int:
 
 def delete_ids(queryset: LogQuerySet, ids: list[int], alias: str, *, kind: str) -> int:
     """Delete the rows of ``queryset`` whose id is in ``ids``, in one
-    maintenance transaction that records the sealed ones as ``kind``
+    maintenance transaction on ``alias`` (whichever database ``queryset``
+    was read from) that records the sealed ones as ``kind``
     (a :class:`~autoaudit.models.SealEvent` kind: pruned, archived, erased)."""
     from autoaudit.lifecycle.maintenance import maintenance
 
     with maintenance(alias) as ledger:
         before = ledger.snapshot(ids)
-        deleted, _detail = queryset.filter(id__in=ids).delete()
+        deleted, _detail = queryset.using(alias).filter(id__in=ids).delete()
         ledger.record(kind, before)
     return deleted
 

@@ -22,6 +22,7 @@ from autoaudit.lifecycle.selection import (
     non_negative_int,
     plain_style,
     positive_int,
+    read_alias,
 )
 from autoaudit.tracking import selfaudit
 
@@ -61,8 +62,9 @@ class Command(BaseCommand):
         directory = Path(options["output_dir"] or settings.ARCHIVE_DIR or Path.cwd())
         days: int = options["older_than"]
         cutoff = timezone.now() - dt.timedelta(days=days)
-        alias = log_alias()
-        queryset = ActivityLog.objects.using(alias).filter(created_at__lt=cutoff)
+        # Chosen on the replica (rows this old are there whatever its lag),
+        # deleted on the log database by id.
+        queryset = ActivityLog.objects.using(read_alias()).filter(created_at__lt=cutoff)
         if not queryset.exists():
             self._say(f"Nothing to archive: no logs older than {days} days.")
             return
@@ -84,7 +86,7 @@ class Command(BaseCommand):
             name=info.path.name,
             extra={"rows": info.rows, "first": info.first, "last": info.last},
             rate_limited=False,
-            using=alias,
+            using=log_alias(),
         )
 
     def _delete(self, queryset: Any, ids: array[int], batch_size: int) -> int:

@@ -24,6 +24,7 @@ from autoaudit.lifecycle.selection import (
     parse_when,
     plain_style,
     positive_int,
+    read_alias,
 )
 from autoaudit.tracking import selfaudit
 from autoaudit.values.labels import model_for_label, model_label
@@ -85,7 +86,7 @@ class Command(BaseCommand):
             if not options["actor"].strip():
                 raise CommandError("--actor needs a non-empty identifier.")
             actor = match_actor(options["actor"])
-        logs = ActivityLog.objects.using(log_alias())
+        logs = ActivityLog.objects.using(read_alias())
         entity = self._known_entity(options["entity"], logs) if options["entity"] else None
         queryset = filter_logs(
             logs,

@@ -14,7 +14,8 @@ from autoaudit.lifecycle.selection import positive_int
 class Command(BaseCommand):
     help = (
         "Delete logs older than RETENTION_DAYS for their actor type (user, guest, "
-        "system), in batches. Safe to run from cron while the site writes logs."
+        "system), in batches; on a partitioned table (autoaudit_partition), drop "
+        "whole expired months first. Safe to run from cron while the site writes logs."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -38,6 +39,12 @@ class Command(BaseCommand):
                 f"{actor_type}: {verb} {rows} rows older than {retention[actor_type]} days "
                 f"(before {cutoff})."
             )
+            dropped = result.dropped.get(actor_type)
+            if dropped:
+                self.stdout.write(
+                    f"{actor_type}: {'would drop' if dry_run else 'dropped'} "
+                    f"{len(dropped)} month partition(s): {', '.join(dropped)}."
+                )
         for actor_type in result.kept_forever:
             self.stdout.write(f"{actor_type}: kept forever (RETENTION_DAYS is None).")
         if dry_run:
