@@ -80,6 +80,8 @@ class Entry:
     snapshot: bool = False
     hidden_changes: int = 0
     history_url: str = ""
+    #: The timeline of every log of the same request (``""`` if it has no id).
+    request_url: str = ""
 
 
 @dataclass
@@ -287,7 +289,9 @@ def day_heading(day: date, today: date) -> tuple[str, str]:
 # Building entries -------------------------------------------------------------
 
 
-def build_entry(log: ActivityLog, now: datetime, history_url: str = "") -> Entry:
+def build_entry(
+    log: ActivityLog, now: datetime, history_url: str = "", request_url: str = ""
+) -> Entry:
     """Precompute what the templates show for one row (no queries if the
     row was read with ``select_related("user")``)."""
     name = log.get_actor_display_name()
@@ -316,6 +320,7 @@ def build_entry(log: ActivityLog, now: datetime, history_url: str = "") -> Entry
         snapshot=snapshot,
         hidden_changes=hidden,
         history_url=history_url,
+        request_url=request_url,
     )
 
 

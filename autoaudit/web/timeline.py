@@ -10,6 +10,7 @@ crafted cursor or filter can only narrow what the user may see.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -82,6 +83,17 @@ class TimelineView(SignInRequiredMixin, TemplateView):
     def history_url(self, log: ActivityLog) -> str:
         return history_url(log, self.request)
 
+    def request_url(self, log: ActivityLog) -> str:
+        """The timeline filtered to ``log``'s request ("everything in this
+        request"; the access rules still apply there), ``""`` without an id."""
+        if not log.request_id:
+            return ""
+        try:
+            timeline = _timeline_url(self.request)
+        except NoReverseMatch:  # the timeline is not mounted
+            return ""
+        return f"{timeline}?{urlencode({'request': log.request_id})}"
+
     def next_url(self, page: Page) -> str:
         if page.next_cursor is None:
             return ""
@@ -96,7 +108,10 @@ class TimelineView(SignInRequiredMixin, TemplateView):
 
     def build_entries(self, page: Page) -> list[Entry]:
         now = timezone.now()
-        return [build_entry(log, now, self.history_url(log)) for log in page.rows]
+        return [
+            build_entry(log, now, self.history_url(log), self.request_url(log))
+            for log in page.rows
+        ]
 
     def has_hidden_activity(self, form: ActivityFilterForm) -> bool:
         """True when the page shows nothing but rows exist that the access
