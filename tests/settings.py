@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import copy
 import os
+from importlib.util import find_spec
 from pathlib import Path
+
+import django
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -111,10 +114,29 @@ elif _BACKEND in ("mysql", "mariadb"):
 else:  # pragma: no cover - configuration error
     raise RuntimeError(f"AUTOAUDIT_TEST_DB={_BACKEND!r}: use sqlite, postgres or mysql.")
 
-if "other" not in DATABASES:
+# A worker process started by a test (tests/worker_support.py) uses the test
+# database the test runs against, named exactly, and no second alias (its
+# start-up checks would connect to it, and it may not exist).
+if os.environ.get("AUTOAUDIT_TEST_DB_EXACT_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["AUTOAUDIT_TEST_DB_EXACT_NAME"]
+
+if "other" not in DATABASES and not os.environ.get("AUTOAUDIT_TEST_DB_EXACT_NAME"):
     # A second database on the same server (routing and multi-database
     # tests ask for it with ``databases={"default", "other"}``; pytest-django
     # creates it only when a collected test does).
     DATABASES["other"] = {**copy.deepcopy(DATABASES["default"]), "NAME": f"{_NAME}_other"}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Django's tasks framework (tests/test_tasks.py): the immediate backend by
+# default, and the django-tasks-db database backend ("db") whose db_worker a
+# test starts. Django 5.2 has the framework from the django-tasks backport.
+_TASKS_MODULE = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+if find_spec("django_tasks_db") is not None:
+    if django.VERSION < (6, 0):
+        INSTALLED_APPS.append("django_tasks")
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS = {
+        "default": {"BACKEND": f"{_TASKS_MODULE}.backends.immediate.ImmediateBackend"},
+        "db": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]},
+    }

@@ -200,7 +200,10 @@ class context(_ContextVarScope):  # used like a function
     written inside, grouping them as the logs of one request are grouped.
     """
 
-    def __init__(self, *, request_id: str | None = None, **extra: Any) -> None:
+    def __init__(self, **extra: Any) -> None:
+        # ``request_id`` is taken from ``extra`` rather than being a typed
+        # keyword, so ``context(**mapping)`` of any values still type-checks.
+        request_id = extra.pop("request_id", None)
         self.request_id = check_request_id(request_id) if request_id is not None else None
         self.extra = extra
 

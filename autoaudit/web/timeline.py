@@ -109,8 +109,7 @@ class TimelineView(SignInRequiredMixin, TemplateView):
     def build_entries(self, page: Page) -> list[Entry]:
         now = timezone.now()
         return [
-            build_entry(log, now, self.history_url(log), self.request_url(log))
-            for log in page.rows
+            build_entry(log, now, self.history_url(log), self.request_url(log)) for log in page.rows
         ]
 
     def has_hidden_activity(self, form: ActivityFilterForm) -> bool:
