@@ -267,3 +267,14 @@ def test_a_request_filter_shows_a_plain_user_only_their_own_logs(client: Client)
     response = client.get("/activity/?request=shared")
     assert len(response.context["entries"]) == 2
     assert {entry.log.user_id for entry in response.context["entries"]} == {ann.pk}
+
+
+@pytest.mark.django_db
+def test_the_json_endpoint_shows_and_filters_by_the_request_id(client: Client) -> None:
+    ann = _user("ann")
+    make_logs(2, user=ann, request_id="req-j")
+    make_logs(1, user=ann)
+    login(client, ann)
+    data = client.get("/activity/api/?request=req-j").json()
+    assert [row["request_id"] for row in data["results"]] == ["req-j", "req-j"]
+    assert client.get("/activity/api/?request=bad%20id").status_code == 400
