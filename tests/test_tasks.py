@@ -199,3 +199,37 @@ def test_a_db_task_enqueued_in_a_request_and_one_with_no_actor(db_worker: Worker
     system = _update_log(other)
     assert (system.actor_type, system.user_id) == ("system", None)
     assert system.request_id not in (None, response["X-Request-ID"])
+
+
+@pytest.mark.django_db
+def test_a_task_is_enqueued_even_if_the_actor_cannot_be_described(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> dict[str, Any]:
+        raise RuntimeError("resolver down")
+
+    monkeypatch.setattr("autoaudit.actors.carry.resolve_actor", broken)
+    note = _note()
+    tasks.retitle_note.enqueue(note.pk, "still runs")
+    assert _update_log(note).actor_type == "system"
+    assert "could not describe the actor" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_guest_is_carried_without_what_belongs_to_the_request() -> None:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from autoaudit.actors.carry import capture
+    from autoaudit.actors.request import using_request
+
+    request = RequestFactory().post("/", HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64)")
+    request.session = SessionStore()
+    request.session.create()
+    with using_request(request):
+        carried = capture()
+    assert carried is not None
+    described = carried["actor"]
+    assert described["type"] == "guest"
+    assert described["identifier"].startswith("sess_")  # it identifies the guest
+    assert "session_id" not in (described["metadata"] or {})
+    assert "ip_address" not in described and "user_agent" not in described

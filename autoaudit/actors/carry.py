@@ -25,6 +25,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 
 from autoaudit.actors.resolve import resolve_actor
 from autoaudit.actors.scopes import (
@@ -48,30 +49,42 @@ _MAX_TEXT = 255
 _MAX_CARRIED = 64 * 1024
 
 
-def capture() -> dict[str, Any]:
+def capture() -> dict[str, Any] | None:
     """The current actor, ``context()`` extras and request id, as JSON.
 
     The actor is resolved now (the request's user, an explicit
     ``actor()``, a guest or the system), so a task enqueued in a request
     acts as that request's actor even though the worker has no request.
-    The IP address and user agent are not carried: the task is not the
-    request.
+    The IP address, user agent and a guest's session id are not carried
+    (the task is not the request). Never raises: if the actor cannot be resolved, the error is
+    logged on the ``"autoaudit"`` logger and ``None`` is returned (the task
+    is still enqueued, and runs as the system actor).
     """
-    resolved = resolve_actor()
-    user = resolved.get("user")
-    metadata = resolved.get("actor_metadata")
-    return {
-        "v": VERSION,
-        "actor": {
-            "type": str(resolved["actor_type"]),
-            "user": to_json(user.pk, _MAX_TEXT) if user is not None else None,
-            "identifier": resolved.get("actor_identifier"),
-            "name": resolved.get("actor_name"),
-            "metadata": to_json(dict(metadata), 10_000) if metadata else None,
-        },
-        "extra": to_json(dict(current_extra()), 10_000),
-        "request_id": current_request_id(),
-    }
+    try:
+        resolved = resolve_actor()
+        user = resolved.get("user")
+        # A guest's session id is the request's, like the IP address (and it
+        # stays in actor_identifier when it identifies the guest).
+        metadata = {
+            key: value
+            for key, value in (resolved.get("actor_metadata") or {}).items()
+            if key != "session_id"
+        }
+        return {
+            "v": VERSION,
+            "actor": {
+                "type": str(resolved["actor_type"]),
+                "user": to_json(user.pk, _MAX_TEXT) if user is not None else None,
+                "identifier": resolved.get("actor_identifier"),
+                "name": resolved.get("actor_name"),
+                "metadata": to_json(dict(metadata), 10_000) if metadata else None,
+            },
+            "extra": to_json(dict(current_extra()), 10_000),
+            "request_id": current_request_id(),
+        }
+    except Exception:
+        logger.exception("autoaudit: could not describe the actor of a task being enqueued.")
+        return None
 
 
 def _text(value: Any) -> str | None:
@@ -139,7 +152,7 @@ def task_scopes(
     if carried is not None:
         try:
             scope, extra, carried_id = _scopes(carried)
-        except ValueError as error:
+        except (ValueError, DatabaseError) as error:  # malformed, or the user lookup failed
             logger.warning(
                 "autoaudit: ignored the actor carried into task %s (%s); "
                 "it runs as the system actor.",

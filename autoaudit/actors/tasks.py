@@ -53,9 +53,9 @@ CARRY_KWARG = "autoaudit_scope"
 _classes: dict[type[Any], type[Any]] = {}
 
 
-def _carried() -> dict[str, Any]:
+def _carried() -> dict[str, Any] | None:
     carried = capture()
-    if carried["request_id"] is None:
+    if carried is not None and carried["request_id"] is None:
         carried["request_id"] = new_request_id()
     return carried
 

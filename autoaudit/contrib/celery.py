@@ -37,7 +37,9 @@ _open: dict[str, list[AbstractContextManager[None]]] = {}
 
 def _publish(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
     if headers is not None and HEADER not in headers:
-        headers[HEADER] = capture()
+        carried = capture()
+        if carried is not None:
+            headers[HEADER] = carried
 
 
 def _prerun(task_id: str | None = None, task: Any = None, **kwargs: Any) -> None:
