@@ -152,6 +152,11 @@ ID = {
     ),
     "Opt out": "Pilih keluar",
     "Activity tracking": "Pelacakan aktivitas",
+    # Request ids (issue 15)
+    "Request": "Permintaan",
+    "Everything in this request": "Semua dalam permintaan ini",
+    "X-Request-ID": "X-Request-ID",
+    "This is not a request id.": "Ini bukan ID permintaan.",
 }
 
 PLURAL = re.compile(
