@@ -233,3 +233,16 @@ def test_a_guest_is_carried_without_what_belongs_to_the_request() -> None:
     assert described["identifier"].startswith("sess_")  # it identifies the guest
     assert "session_id" not in (described["metadata"] or {})
     assert "ip_address" not in described and "user_agent" not in described
+
+
+@pytest.mark.django_db
+def test_an_explicit_actors_naming_of_a_user_is_kept() -> None:
+    alice, note = _user("alice"), _note()
+    with autoaudit.actor(user=alice, name="Alice (support)", metadata={"ticket": 7}):
+        tasks.retitle_note.enqueue(note.pk, "on behalf")
+    log = _update_log(note)
+    assert (log.user, log.actor_name, log.actor_metadata) == (
+        alice,
+        "Alice (support)",
+        {"ticket": 7},
+    )

@@ -122,7 +122,9 @@ def _actor_scope(described: Any) -> actor:
     if kind == ActorType.USER and described.get("user") is not None:
         user = _user(described["user"])
         if user is not None:
-            return actor(user=user)
+            # The columns as they were at enqueue time (an explicit actor()
+            # may have named the user differently).
+            return actor(user=user, identifier=identifier, name=name, metadata=metadata)
     # A user deleted since (known by name), a guest, or the system.
     return actor(identifier=identifier, name=name, metadata=metadata, actor_type=kind)
 
