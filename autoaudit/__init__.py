@@ -7,7 +7,7 @@ so ``import autoaudit`` works in ``models.py`` (the ``register`` decorator).
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from autoaudit.actors.scopes import actor, context, disabled
 from autoaudit.enums import ActionType, ActorType
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from autoaudit.models import ActivityLog, ActivityLogQuerySet
+
+T = TypeVar("T")
 
 try:
     __version__ = version("autoaudit")
@@ -48,6 +50,7 @@ __all__ = [
     "log_model_change",
     "register",
     "restore",
+    "tracked_task",
     "unregister",
 ]
 
@@ -87,6 +90,18 @@ def restore(model: type[models.Model], pk: Any) -> ActivityLog | None:
     from autoaudit.versions.revert import restore as _restore
 
     return cast("ActivityLog | None", _restore(model, pk))
+
+
+def tracked_task(task: T) -> T:
+    """Carry the current actor, ``context()`` and request id into a Django
+    task (``django.tasks``; the ``django-tasks`` backport on Django 5.2).
+
+    Put it on top of ``@task``; the task's logs in the worker name the
+    enqueuing actor, its request id and ``extra_data["task"]``. See
+    :func:`autoaudit.actors.tasks.tracked_task`."""
+    from autoaudit.actors.tasks import tracked_task as _tracked_task
+
+    return _tracked_task(task)
 
 
 def get_client_ip(request: HttpRequest | None) -> str | None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from importlib.util import find_spec
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +29,11 @@ class AutoauditConfig(AppConfig):
         registry.subscribe(patches.sync)
         registry.subscribe(sync_accessors)  # register(..., accessor=...)
         signals.connect_global()  # auth events, setting_changed
+        if find_spec("celery") is not None:
+            # The actor, context and request id follow Celery tasks.
+            from autoaudit.contrib import celery
+
+            celery.connect()
         registry.ready()
         # The audit of the audit log: switching logging off is logged.
         on_disable(selfaudit.log_switch_off)

@@ -148,6 +148,13 @@ class ActivityLogQuerySet(models.QuerySet["ActivityLog"]):
         )
         return self.filter(holds)
 
+    def for_request(self, request_id: str) -> ActivityLogQuerySet:
+        """Every log of one request, task or ``context(request_id=...)``
+        (the ``X-Request-ID`` of the response)."""
+        if not isinstance(request_id, str):
+            raise TypeError(f"request_id must be a string, not {type(request_id).__name__}.")
+        return self.filter(request_id=request_id)
+
     def users(self) -> ActivityLogQuerySet:
         """Logs whose actor is an authenticated user."""
         return self.filter(actor_type=ActorType.USER)

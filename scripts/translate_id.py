@@ -171,6 +171,11 @@ ID = {
     "related entity type": "tipe entitas terkait",
     "related entity id": "id entitas terkait",
     "changes summary": "ringkasan perubahan",
+    # Request ids (issue 15)
+    "Request": "Permintaan",
+    "Everything in this request": "Semua dalam permintaan ini",
+    "X-Request-ID": "X-Request-ID",
+    "This is not a request id.": "Ini bukan ID permintaan.",
 }
 
 PLURAL = re.compile(

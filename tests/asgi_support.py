@@ -32,9 +32,13 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 class Response:
     """What :func:`asgi_request` got back."""
 
-    def __init__(self, status: int, body: bytes) -> None:
+    def __init__(
+        self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         self.status_code = status
         self.content = body
+        #: Response headers by lower-case name (the last of repeated ones).
+        self.headers = {name.decode().lower(): value.decode() for name, value in headers or []}
 
     def json(self) -> Any:
         return json.loads(self.content)
@@ -82,4 +86,4 @@ async def asgi_request(
         if not message.get("more_body"):
             break
     await communicator.wait(timeout)
-    return Response(start["status"], b"".join(chunks))
+    return Response(start["status"], b"".join(chunks), start.get("headers"))

@@ -114,7 +114,13 @@ elif _BACKEND in ("mysql", "mariadb"):
 else:  # pragma: no cover - configuration error
     raise RuntimeError(f"AUTOAUDIT_TEST_DB={_BACKEND!r}: use sqlite, postgres or mysql.")
 
-if "other" not in DATABASES:
+# A worker process started by a test (tests/worker_support.py) uses the test
+# database the test runs against, named exactly, and no second alias (its
+# start-up checks would connect to it, and it may not exist).
+if os.environ.get("AUTOAUDIT_TEST_DB_EXACT_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["AUTOAUDIT_TEST_DB_EXACT_NAME"]
+
+if "other" not in DATABASES and not os.environ.get("AUTOAUDIT_TEST_DB_EXACT_NAME"):
     # A second database on the same server (routing and multi-database
     # tests ask for it with ``databases={"default", "other"}``; pytest-django
     # creates it only when a collected test does).

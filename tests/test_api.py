@@ -142,6 +142,7 @@ def test_the_shape_of_a_row(client: Client, track: Track, alice: User) -> None:
         "changed_fields": ["price"],
         "old_values": {"price": "10.00"},
         "new_values": {"price": "9.50"},
+        "request_id": None,  # written outside a request
     }
     assert "Laptop" in update["description"]
     assert update["created_at"].endswith("+00:00")

@@ -42,6 +42,20 @@ def _trusted(address: IPAddress) -> bool:
     return any(address in network for network in get_settings().TRUSTED_PROXIES)
 
 
+def _meta(request: Any) -> Mapping[str, Any] | None:
+    resolved = as_request(request)
+    meta = getattr(resolved if resolved is not None else request, "META", None)
+    return meta if isinstance(meta, Mapping) else None
+
+
+def from_trusted_proxy(request: Any) -> bool:
+    """Whether the request's peer (``REMOTE_ADDR``) is one of
+    ``AUTOAUDIT["TRUSTED_PROXIES"]``, so the headers it adds may be believed."""
+    meta = _meta(request)
+    remote = parse_ip(meta.get("REMOTE_ADDR")) if meta is not None else None
+    return remote is not None and _trusted(remote)
+
+
 def get_client_ip(request: Any) -> str | None:
     """The client's address, or ``None`` if it is missing or invalid.
 
@@ -52,9 +66,8 @@ def get_client_ip(request: Any) -> str | None:
     should be is not an address, the client is unknown (``None``): the
     addresses to its left were written by nobody we trust.
     """
-    resolved = as_request(request)
-    meta = getattr(resolved if resolved is not None else request, "META", None)
-    if not isinstance(meta, Mapping):
+    meta = _meta(request)
+    if meta is None:
         return None
     remote = parse_ip(meta.get("REMOTE_ADDR"))
     if remote is None:

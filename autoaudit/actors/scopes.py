@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -44,6 +45,13 @@ class ExplicitActor:
 _actor: ContextVar[ExplicitActor | None] = ContextVar("autoaudit_actor", default=None)
 _extra: ContextVar[Mapping[str, Any]] = ContextVar("autoaudit_extra", default=_EMPTY)
 _disabled: ContextVar[bool] = ContextVar("autoaudit_disabled", default=False)
+_request_id: ContextVar[str | None] = ContextVar("autoaudit_request_id", default=None)
+
+#: The longest request id (the ``request_id`` column's size).
+MAX_REQUEST_ID_LENGTH = 64
+#: What a request id may hold: letters, digits and ``. _ : + = / @ -`` (a
+#: UUID, a ULID, a proxy's trace id), so it is safe in a URL, a header and a log.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+=/@-]+")
 
 
 def current_actor() -> ExplicitActor | None:
@@ -61,7 +69,36 @@ def is_disabled() -> bool:
     return _disabled.get()
 
 
-_Entry = tuple["_ContextVarScope", Token[Any]]
+def current_request_id() -> str | None:
+    """The id of the request, task or ``context(request_id=...)`` being served."""
+    return _request_id.get()
+
+
+def is_valid_request_id(value: object) -> bool:
+    """Whether ``value`` may be a request id: a non-empty string of at most
+    :data:`MAX_REQUEST_ID_LENGTH` safe characters (see ``_REQUEST_ID``)."""
+    return (
+        isinstance(value, str)
+        and len(value) <= MAX_REQUEST_ID_LENGTH
+        and _REQUEST_ID.fullmatch(value) is not None
+    )
+
+
+def check_request_id(value: object) -> str:
+    """``value`` if it is a valid request id, else a ``TypeError`` or
+    ``ValueError`` that says what is wrong with it."""
+    if not isinstance(value, str):
+        raise TypeError(f"request_id must be a string, not {type(value).__name__}.")
+    if not is_valid_request_id(value):
+        raise ValueError(
+            f"request_id must be 1 to {MAX_REQUEST_ID_LENGTH} characters among letters, "
+            f"digits and . _ : + = / @ -, not {value[:80]!r}."
+        )
+    return value
+
+
+_Binding = tuple[ContextVar[Any], Any]
+_Entry = tuple["_ContextVarScope", tuple[Token[Any], ...]]
 # The scopes entered in this context, innermost last, with their tokens. It
 # is context-local itself, so one scope object can be entered concurrently
 # by several threads or tasks (a module-level ``disabled()``, a decorated
@@ -70,21 +107,19 @@ _entered: ContextVar[tuple[_Entry, ...]] = ContextVar("autoaudit_scopes", defaul
 
 
 class _ContextVarScope:
-    """Base for the three helpers: set a ContextVar on enter, reset on exit.
+    """Base for the three helpers: set ContextVars on enter, reset on exit.
 
     Reusable and re-entrant, and usable as a decorator on both plain and
     ``async`` functions.
     """
 
-    def _var(self) -> ContextVar[Any]:
-        raise NotImplementedError
-
-    def _value(self) -> Any:
+    def _bindings(self) -> tuple[_Binding, ...]:
+        """The variables to set on enter, each with its value."""
         raise NotImplementedError
 
     def __enter__(self) -> None:
-        token = self._var().set(self._value())
-        _entered.set((*_entered.get(), (self, token)))
+        tokens = tuple(var.set(value) for var, value in self._bindings())
+        _entered.set((*_entered.get(), (self, tokens)))
 
     def __exit__(
         self,
@@ -98,7 +133,8 @@ class _ContextVarScope:
                 break
         else:
             raise RuntimeError(f"{type(self).__name__}() exited without being entered here.")
-        self._var().reset(stack[index][1])
+        for token in reversed(stack[index][1]):
+            token.var.reset(token)
         _entered.set(stack[:index] + stack[index + 1 :])
 
     async def __aenter__(self) -> None:
@@ -159,11 +195,8 @@ class actor(_ContextVarScope):  # used like a function
         frozen = MappingProxyType(dict(metadata)) if metadata is not None else None
         self.value = ExplicitActor(user, identifier, name, frozen, actor_type)
 
-    def _var(self) -> ContextVar[Any]:
-        return _actor
-
-    def _value(self) -> ExplicitActor:
-        return self.value
+    def _bindings(self) -> tuple[_Binding, ...]:
+        return ((_actor, self.value),)
 
 
 class context(_ContextVarScope):  # used like a function
@@ -172,22 +205,32 @@ class context(_ContextVarScope):  # used like a function
     ``tags`` (a list of strings) goes to the rows' ``tags`` column instead,
     after the model's tags; nested contexts add theirs to the outer ones'
     (in order, each once). A bad tag raises ``TypeError``/``ValueError`` here.
+
+    ``request_id`` (a string of at most 64 letters, digits and ``. _ : + = /
+    @ -``) is not extra data: it sets the ``request_id`` column of every log
+    written inside, grouping them as the logs of one request are grouped.
     """
 
     def __init__(self, **extra: Any) -> None:
+        # ``request_id`` is taken from ``extra`` rather than being a typed
+        # keyword, so ``context(**mapping)`` of any values still type-checks.
+        request_id = extra.pop("request_id", None)
+        self.request_id = check_request_id(request_id) if request_id is not None else None
         if TAGS_KEY in extra:
             extra[TAGS_KEY] = clean_tags(extra[TAGS_KEY], "autoaudit.context()")
         self.extra = extra
 
-    def _var(self) -> ContextVar[Any]:
-        return _extra
-
-    def _value(self) -> Mapping[str, Any]:
-        outer = _extra.get()
-        merged = {**outer, **self.extra}
-        if TAGS_KEY in self.extra and TAGS_KEY in outer:
-            merged[TAGS_KEY] = tuple(dict.fromkeys((*outer[TAGS_KEY], *self.extra[TAGS_KEY])))
-        return MappingProxyType(merged)
+    def _bindings(self) -> tuple[_Binding, ...]:
+        bindings: tuple[_Binding, ...] = ()
+        if self.extra:
+            outer = _extra.get()
+            merged = {**outer, **self.extra}
+            if TAGS_KEY in self.extra and TAGS_KEY in outer:
+                merged[TAGS_KEY] = tuple(dict.fromkeys((*outer[TAGS_KEY], *self.extra[TAGS_KEY])))
+            bindings = ((_extra, MappingProxyType(merged)),)
+        if self.request_id is not None:
+            bindings = (*bindings, (_request_id, self.request_id))
+        return bindings
 
 
 #: Called as an outermost ``disabled()`` is entered, before logging is off:
@@ -211,11 +254,8 @@ class disabled(_ContextVarScope):  # used like a function
     ``AUTOAUDIT["LOG_DISABLED_BLOCKS"]`` is ``False`` (see docs/configuration.md).
     """
 
-    def _var(self) -> ContextVar[Any]:
-        return _disabled
-
-    def _value(self) -> bool:
-        return True
+    def _bindings(self) -> tuple[_Binding, ...]:
+        return ((_disabled, True),)
 
     def __enter__(self) -> None:
         if not _disabled.get():

@@ -6,7 +6,8 @@ events and view events all call :func:`assemble`. It works in three steps:
 1. **what**: the entity labels and key of the subject (a model instance, a
    model or a plain entity name) and its values, as JSON;
 2. **who**: the actor (resolved now, unless the caller resolved it once for a
-   whole bulk call) and the ``context()`` extras;
+   whole bulk call), the ``context()`` extras and the request id (of the
+   request, task or ``context(request_id=...)``);
 3. **masking**, last and once, over every column: values by field name and
    by key at any depth (``extra_data`` and ``actor_metadata`` too), then the
    texts. The default description is rendered from the masked values, and
@@ -33,7 +34,7 @@ from django.db import models
 from django.utils.translation import get_language
 
 from autoaudit.actors.resolve import resolve_actor
-from autoaudit.actors.scopes import TAGS_KEY, current_extra
+from autoaudit.actors.scopes import TAGS_KEY, current_extra, current_request_id
 from autoaudit.conf import AutoauditSettings, get_settings, hash_key
 from autoaudit.tracking.enrich import related_entity, row_tags
 from autoaudit.tracking.registry import Tracker, entity_labels, registry
@@ -379,6 +380,7 @@ def assemble(
         related_entity_type=related_type,
         related_entity_id=related_id,
         changes_summary=shorten(summary, SUMMARY_LENGTH) if summary is not None else None,
+        request_id=current_request_id(),
     )
 
 

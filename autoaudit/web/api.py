@@ -32,7 +32,9 @@ from autoaudit.web.display import choice_label, entity_label
 from autoaudit.web.timeline import ObjectHistoryView, TimelineView
 
 #: The query parameters the endpoint understands: the filters and ``cursor``.
-PARAMETERS = frozenset({"actor_type", "action", "entity", "actor", "since", "until", "cursor"})
+PARAMETERS = frozenset(
+    {"actor_type", "action", "entity", "actor", "since", "until", "request", "cursor"}
+)
 
 
 def log_data(log: ActivityLog, history_url: str = "") -> dict[str, Any]:
@@ -64,6 +66,7 @@ def log_data(log: ActivityLog, history_url: str = "") -> dict[str, Any]:
         "changed_fields": log.changed_fields,
         "old_values": log.old_values,
         "new_values": log.new_values,
+        "request_id": log.request_id,
     }
 
 

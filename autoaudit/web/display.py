@@ -85,6 +85,8 @@ class Entry:
     related_url: str = ""
     #: ``Basket #3``: the related entity's kind and key, in the active language.
     related_label: str = ""
+    #: The timeline of every log of the same request (``""`` if it has no id).
+    request_url: str = ""
 
 
 @dataclass
@@ -283,6 +285,7 @@ def build_entries(
     now: datetime,
     history_url: Callable[[ActivityLog], str] | None = None,
     related_url: Callable[[ActivityLog], str] | None = None,
+    request_url: Callable[[ActivityLog], str] | None = None,
 ) -> list[Entry]:
     """:func:`build_entry` for a page of rows: the related objects their
     changes name are read once per related model for all of them."""
@@ -294,6 +297,7 @@ def build_entries(
             history_url(log) if history_url else "",
             rows,
             related_url(log) if related_url else "",
+            request_url(log) if request_url else "",
         )
         for log, rows in zip(logs, readable, strict=True)
     ]
@@ -305,6 +309,7 @@ def build_entry(
     history_url: str = "",
     readable: Sequence[ReadableChange] | None = None,
     related_url: str = "",
+    request_url: str = "",
 ) -> Entry:
     """Precompute what the templates show for one row (no queries if the
     row was read with ``select_related("user")`` and its changes are given
@@ -337,6 +342,7 @@ def build_entry(
         history_url=history_url,
         related_url=related_url,
         related_label=related_label(log),
+        request_url=request_url,
     )
 
 

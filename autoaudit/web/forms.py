@@ -1,4 +1,4 @@
-"""The timeline's filters: actor type, action, entity, actor, tag and date range.
+"""The timeline's filters: actor type, action, entity, actor, tag, date range and request.
 
 Each filter narrows the queryset the access rules produced; none can widen
 it. Invalid values are reported on the form and left out, never guessed.
@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from autoaudit.actors.scopes import MAX_REQUEST_ID_LENGTH, is_valid_request_id
 from autoaudit.enums import ActionType, ActorType
 from autoaudit.models import ActivityLogQuerySet
 from autoaudit.tracking.registry import entity_labels
@@ -61,6 +62,13 @@ class ActivityFilterForm(forms.Form):
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
+    request = forms.CharField(
+        label=_("Request"),
+        required=False,
+        max_length=MAX_REQUEST_ID_LENGTH,
+        widget=forms.TextInput(attrs={"placeholder": _("X-Request-ID")}),
+    )
+
     def __init__(
         self,
         *args: Any,
@@ -88,6 +96,12 @@ class ActivityFilterForm(forms.Form):
         fields["entity"].choices = _entity_choices
         for name in ("since", "until"):
             fields[name].widget.format = "%Y-%m-%d"
+
+    def clean_request(self) -> str:
+        value = str(self.cleaned_data.get("request") or "").strip()
+        if value and not is_valid_request_id(value):
+            raise forms.ValidationError(_("This is not a request id."), code="invalid")
+        return value
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
@@ -128,6 +142,8 @@ class ActivityFilterForm(forms.Form):
             queryset = queryset.filter(actor_identifier=values["actor"].strip())
         if values.get("tag") and values["tag"].strip():
             queryset = queryset.tagged(values["tag"].strip())
+        if values.get("request"):
+            queryset = queryset.for_request(values["request"])
         start = _local_midnight(values["since"]) if values.get("since") else None
         if start is not None:
             queryset = queryset.filter(created_at__gte=start)

@@ -10,6 +10,8 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from autoaudit.actors.request import request_scope
+from autoaudit.actors.requestid import REQUEST_ID_HEADER, request_id_for
+from autoaudit.actors.scopes import context
 from autoaudit.web.events import log_post, wants_post_log
 
 
@@ -23,6 +25,10 @@ class AuditMiddleware:
     so concurrent requests never see each other's; both are restored when the
     response is returned or an exception escapes, so nothing leaks to the
     next request.
+
+    Every request gets an id (:func:`~autoaudit.actors.requestid.request_id_for`:
+    a trusted proxy's ``X-Request-ID``, else a new UUID), set on every log
+    written while it is served and on the response as ``X-Request-ID``.
 
     The actor is not read here: the user is looked up when each log is
     written, so authentication done inside the view (tokens, JWT) counts.
@@ -43,16 +49,20 @@ class AuditMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        with request_scope(request):
+        request_id = request_id_for(request)
+        with request_scope(request), context(request_id=request_id):
             response: HttpResponseBase = self.get_response(request)
             if wants_post_log(request, response):
                 log_post(request, response)
-            return response
+        response[REQUEST_ID_HEADER] = request_id
+        return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         get_response = cast(Callable[[HttpRequest], Awaitable[HttpResponseBase]], self.get_response)
-        with request_scope(request):
+        request_id = request_id_for(request)
+        with request_scope(request), context(request_id=request_id):
             response = await get_response(request)
             if wants_post_log(request, response):
                 await sync_to_async(log_post)(request, response)
-            return response
+        response[REQUEST_ID_HEADER] = request_id
+        return response

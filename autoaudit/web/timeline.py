@@ -10,6 +10,7 @@ crafted cursor or filter can only narrow what the user may see.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -87,6 +88,17 @@ class TimelineView(SignInRequiredMixin, TemplateView):
     def history_url(self, log: ActivityLog) -> str:
         return history_url(log, self.request)
 
+    def request_url(self, log: ActivityLog) -> str:
+        """The timeline filtered to ``log``'s request ("everything in this
+        request"; the access rules still apply there), ``""`` without an id."""
+        if not log.request_id:
+            return ""
+        try:
+            timeline = _timeline_url(self.request)
+        except NoReverseMatch:  # the timeline is not mounted
+            return ""
+        return f"{timeline}?{urlencode({'request': log.request_id})}"
+
     def next_url(self, page: Page) -> str:
         if page.next_cursor is None:
             return ""
@@ -106,6 +118,7 @@ class TimelineView(SignInRequiredMixin, TemplateView):
             timezone.now(),
             self.history_url,
             lambda log: related_history_url(log, request),
+            self.request_url,
         )
 
     def log_read(self, form: ActivityFilterForm) -> None:
