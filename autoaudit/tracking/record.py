@@ -23,6 +23,7 @@ statements.
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -60,7 +61,9 @@ class LogDraft:
     """One log row on its way to the table: every column, already masked.
 
     ``user`` is the user instance (or ``None``); every other attribute is
-    the column of the same name. ``created_at`` is stamped by the store.
+    the column of the same name. ``created_at`` is ``None`` for a change
+    happening now (the store stamps it); only history imported from another
+    package (``autoaudit_import``) gives its own time.
     """
 
     action: str
@@ -86,13 +89,16 @@ class LogDraft:
     related_entity_type: str | None = None
     related_entity_id: str | None = None
     changes_summary: str | None = None
+    created_at: datetime.datetime | None = None
 
     def columns(self) -> dict[str, Any]:
         """The draft as ``ActivityLog`` keyword arguments."""
         return {name: getattr(self, name) for name in COLUMNS}
 
 
-COLUMNS = tuple(f.name for f in fields(LogDraft))
+#: The columns a draft sets (``created_at`` is the store's to stamp, see
+#: :class:`LogDraft`).
+COLUMNS = tuple(f.name for f in fields(LogDraft) if f.name != "created_at")
 #: The columns that name the actor (``resolve_actor()``'s keys).
 ACTOR_COLUMNS = (
     "user",

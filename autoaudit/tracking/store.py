@@ -116,8 +116,8 @@ class _Insert:
         """The row's parameters, as ``Model.save`` would prepare them."""
         row = []
         for field, plain, source in zip(self.fields, self.plain, self.sources, strict=True):
-            if source is None:
-                value = now
+            if source is None:  # created_at: now, unless the draft is imported history
+                value = now if draft.created_at is None else draft.created_at
             elif source == "user":
                 value = user_id(draft.user, self.user_model)
             else:
