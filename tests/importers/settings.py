@@ -23,4 +23,3 @@ INSTALLED_APPS = [
 ]
 if POSTGRES:
     INSTALLED_APPS += ["pgtrigger", "pghistory", "tests.importers.pgsource"]
-

@@ -153,7 +153,7 @@ def test_batches_cost_a_fixed_number_of_queries(history: dict[str, object]) -> N
 
 
 def test_bad_input_is_a_clear_error(history: dict[str, object]) -> None:
-    with pytest.raises(CommandError, match="--model: 'source.Nope' is not an installed model"):
+    with pytest.raises(CommandError, match=r"--model: 'source\.Nope' is not an installed model"):
         run_import("auditlog", "--model", "source.Nope")
     with pytest.raises(CommandError, match="--since: 'yesterday' is not a date"):
         run_import("auditlog", "--since", "yesterday")

@@ -27,7 +27,6 @@ from autoaudit.lifecycle.importers.core import (
     system_actor,
 )
 
-
 #: reversion's model (a name, not an import: the package is optional).
 _VERSION: str = "reversion.Version"
 

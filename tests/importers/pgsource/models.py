@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pghistory
-from django.db import models
 
 from tests.importers.source.models import Book
 

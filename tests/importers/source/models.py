@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import ClassVar, Self
+
 import auditlog.registry
 import reversion
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+# The managers are declared: django-stubs types these models with the main
+# test settings, where their app is not installed.
+
 
 class Category(models.Model):
     name = models.CharField(max_length=50)
+    objects: ClassVar[models.Manager[Self]] = models.Manager()
 
     def __str__(self) -> str:
         return self.name
@@ -17,6 +23,7 @@ class Category(models.Model):
 
 class Label(models.Model):
     name = models.CharField(max_length=50)
+    objects: ClassVar[models.Manager[Self]] = models.Manager()
 
     def __str__(self) -> str:
         return self.name
@@ -34,6 +41,7 @@ class Book(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     api_key = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    objects: ClassVar[models.Manager[Self]] = models.Manager()
 
     class Meta:
         abstract = True
