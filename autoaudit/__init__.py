@@ -11,10 +11,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from autoaudit.actors.scopes import actor, context, disabled
 from autoaudit.enums import ActionType, ActorType
+from autoaudit.history.errors import RevertConflict, RevertError
+from autoaudit.history.version import Version
 from autoaudit.tracking.accessor import ActivityAccessor
 from autoaudit.tracking.registry import is_registered, register, unregister
 
 if TYPE_CHECKING:
+    import datetime
+
     from django.db import models
     from django.http import HttpRequest
 
@@ -29,8 +33,12 @@ __all__ = [
     "ActionType",
     "ActivityAccessor",
     "ActorType",
+    "RevertConflict",
+    "RevertError",
+    "Version",
     "__version__",
     "actor",
+    "as_of",
     "context",
     "disabled",
     "get_client_ip",
@@ -39,6 +47,7 @@ __all__ = [
     "log_activity",
     "log_model_change",
     "register",
+    "restore",
     "unregister",
 ]
 
@@ -48,6 +57,36 @@ def history(obj: models.Model) -> ActivityLogQuerySet:
     from autoaudit.models import ActivityLog
 
     return ActivityLog.objects.for_instance(obj)
+
+
+def as_of(model: type[models.Model], pk: Any, when: datetime.datetime) -> Version | None:
+    """The object ``pk`` of ``model`` as its logs say it was at ``when``.
+
+    The logs up to ``when`` (included) are replayed, oldest first: the
+    create, updates, bulk updates and many-to-many changes. Returns a
+    :class:`Version` (``values`` as Python values, ``missing`` the fields
+    the logs cannot know, ``instance()`` an unsaved instance), or ``None``
+    if the object did not exist at ``when`` (not created yet, or deleted).
+    A naive ``when`` is in the current time zone. One query.
+    """
+    from autoaudit.history.asof import as_of as _as_of
+
+    return _as_of(model, pk, when)
+
+
+def restore(model: type[models.Model], pk: Any) -> ActivityLog | None:
+    """Recreate the deleted object ``pk`` of ``model`` from its latest delete
+    log: same primary key, same values, and its many-to-many links where
+    they were logged (to related objects that still exist).
+
+    The same as ``revert()`` of that delete log: logged as a create by the
+    current actor with ``extra_data["reverts"]``, whose log is returned.
+    Raises :class:`RevertError` if no delete is logged, the object exists
+    again, or the log does not hold every value (masked, excluded, cut).
+    """
+    from autoaudit.history.revert import restore as _restore
+
+    return cast("ActivityLog | None", _restore(model, pk))
 
 
 def get_client_ip(request: HttpRequest | None) -> str | None:

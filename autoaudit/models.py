@@ -16,6 +16,8 @@ from django.dispatch.dispatcher import NO_RECEIVERS
 from django.utils.translation import gettext_lazy as _
 
 from autoaudit.enums import ActionType, ActorType
+from autoaudit.history import asof
+from autoaudit.history import revert as history_revert
 from autoaudit.tracking import manual
 from autoaudit.tracking.registry import entity_labels
 from autoaudit.values.diff import changed_paths
@@ -24,7 +26,11 @@ from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import pk_text
 
 if TYPE_CHECKING:
+    import datetime
+
     from django.contrib.auth.models import AbstractBaseUser
+
+    from autoaudit.history.version import Version
 
 
 #: The C scanner behind ``json.loads`` (an attribute the stubs do not declare).
@@ -94,6 +100,13 @@ class ActivityLogQuerySet(models.QuerySet["ActivityLog"]):
     def system(self) -> ActivityLogQuerySet:
         """Logs written outside any request (commands, tasks, shell)."""
         return self.filter(actor_type=ActorType.SYSTEM)
+
+    def as_of(self, when: datetime.datetime) -> Version | None:
+        """The object these logs are about as they say it was at ``when``
+        (``for_instance(obj).as_of(when)``; see :func:`autoaudit.as_of`).
+        ``None`` if it did not exist then; ``ValueError`` if the logs are
+        of more than one object."""
+        return asof.as_of_logs(self, when)
 
 
 class ActivityLog(models.Model):
@@ -314,6 +327,26 @@ class ActivityLog(models.Model):
     def changed_paths(self) -> list[str]:
         """Dotted paths of what changed, nested JSON keys included."""
         return changed_paths(self.old_values, self.new_values, self.changed_fields)
+
+    def revert(self, force: bool = False) -> ActivityLog | None:
+        """Undo the change this log records, as a new logged change.
+
+        An update: the changed fields are set back to their old values; a
+        create: the object is deleted; a delete: the object is recreated with
+        the same primary key (and its many-to-many links, where logged). The
+        revert is logged by the current actor with ``extra_data["reverts"]``
+        set to this log's id, and that log is returned (``None`` only if it
+        could not be read back, e.g. ``ON_ERROR="log"`` swallowed a failure).
+
+        Raises :class:`autoaudit.RevertConflict` (naming the fields) if the
+        object changed since in a field this log changed (a create: in any
+        field), unless ``force=True``; :class:`autoaudit.RevertError` if the
+        log does not hold the values needed (masked, excluded, cut to size),
+        is not about a registered model, records an action that changes no
+        data (``login``, ``view``...), or the object is gone (an update) or
+        exists again (a delete).
+        """
+        return cast("ActivityLog | None", history_revert.revert(self, force))
 
     @classmethod
     def create_for_instance(cls, instance: models.Model, action: str, **kwargs: Any) -> ActivityLog:

@@ -163,6 +163,15 @@ def mask_value(value: Any, strategy: str, key: Callable[[], bytes]) -> Any:
     return partial(text)
 
 
+_HASHED = re.compile(r"^hmac-sha256:[0-9a-f]{64}$")
+
+
+def is_mask(value: Any) -> bool:
+    """Whether a stored value is what ``redact`` or ``hash`` leaves in place
+    of a value (``partial`` leaves nothing as recognisable)."""
+    return isinstance(value, str) and (value == REDACTED or bool(_HASHED.match(value)))
+
+
 def _texts(value: Any) -> Iterable[str]:
     """The raw texts inside a masked value (what must not show up elsewhere)."""
     if isinstance(value, dict):

@@ -214,6 +214,33 @@ def _key(key: Any, limit: int) -> str:
     return _clean_str(key if isinstance(key, str) else safe_str(key), limit)
 
 
+def _marker_pattern(*markers: str) -> re.Pattern[str]:
+    number = "0000000"  # stands for each number in a marker's template
+    parts = [re.escape(m.format(count=number, depth=number, size=number)) for m in markers]
+    return re.compile("|".join(p.replace(number, r"\d+") for p in parts))
+
+
+_CUT = _marker_pattern(TRUNCATION_MARKER, ITEMS_MARKER, KEYS_MARKER, DEPTH_MARKER, BYTES_MARKER)
+
+
+def is_cut(value: Any) -> bool:
+    """Whether a stored (JSON) value carries one of the markers :func:`to_json`
+    leaves where it cut something: the value as stored is not the value as it
+    was. Strings, keys and items at any depth are looked at (without recursion)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if ELLIPSIS + "[" in item and _CUT.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 # -- previews -------------------------------------------------------------------
 def json_text(value: Any, limit: int, *, sort_keys: bool = False) -> str:
     """``json.dumps(value, ensure_ascii=False)`` in at most ``limit``
