@@ -90,6 +90,7 @@ def test_every_entry_becomes_a_row_with_its_actor_time_and_values(
     assert create.new_values["in_stock"] is True
     assert create.new_values["category"] == sf.pk
     assert create.new_values["metadata"] == {"pages": 412}
+    assert "id" not in create.new_values and "updated_at" not in create.new_values
     # masked as a change made today would be (api_key is a default mask)
     assert create.new_values["api_key"] != "sk-live-very-secret"
     for log in logs:

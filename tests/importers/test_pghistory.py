@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pghistory
 import pytest
 from django.contrib.auth.models import User
 
+import autoaudit
 from autoaudit.models import ActivityLog
 from tests.importers.pgsource.models import PghistoryBook
 from tests.importers.source.models import Category
@@ -67,6 +69,22 @@ def test_events_become_creates_updates_and_deletes(history: dict[str, object]) -
     assert logs[1].old_values == {"title": "Hyperion", "category": None}
     assert logs[1].new_values == {"title": "Hyperion Cantos", "category": sf.pk}
     assert logs[3].old_values is not None and logs[3].old_values["title"] == "Hyperion Cantos"
+
+
+def test_as_of_over_imported_events(history: dict[str, object]) -> None:
+    run_import("pghistory")
+    pk, sf = history["pk"], history["sf"]
+    assert isinstance(sf, Category)
+    second = dt.timedelta(seconds=1)
+    assert autoaudit.as_of(PghistoryBook, pk, at(0) - second) is None
+    first = autoaudit.as_of(PghistoryBook, pk, at(0) + second)
+    assert first is not None
+    assert (first.values["title"], first.values["category"]) == ("Hyperion", None)
+    assert first.values["price"] == Decimal("11.00")
+    later = autoaudit.as_of(PghistoryBook, pk, at(3))
+    assert later is not None
+    assert (later.values["title"], later.values["category"]) == ("Hyperion Cantos", sf.pk)
+    assert autoaudit.as_of(PghistoryBook, pk, at(4)) is None  # deleted
 
 
 def test_idempotent_dry_run_since_and_model_filter(history: dict[str, object]) -> None:

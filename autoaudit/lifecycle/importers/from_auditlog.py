@@ -22,6 +22,7 @@ from django.db import models
 
 from autoaudit.enums import ActionType
 from autoaudit.lifecycle.importers.core import Entry, ImportSourceError, guest_actor, system_actor
+from autoaudit.tracking.manual import loggable_fields
 
 #: auditlog's ``LogEntry.Action`` values.
 _ACTIONS = {0: ActionType.CREATE, 1: ActionType.UPDATE, 2: ActionType.DELETE, 3: ActionType.VIEW}
@@ -82,6 +83,30 @@ class AuditlogSource:
 
     def __init__(self) -> None:
         self.model = _log_entry_model()
+        self._fields: dict[type[models.Model], frozenset[str]] = {}
+        self._tracked: dict[type[models.Model], frozenset[str]] = {}
+
+    def tracked(self, model: type[models.Model]) -> frozenset[str]:
+        """The fields autoaudit logs for ``model`` (its own options, if registered)."""
+        found = self._tracked.get(model)
+        if found is None:
+            found = self._tracked[model] = frozenset(f.name for f in loggable_fields(model))
+        return found
+
+    def logged_fields(self, model: type[models.Model]) -> frozenset[str]:
+        """The fields auditlog logs for ``model`` (its include/exclude options)."""
+        found = self._fields.get(model)
+        if found is None:
+            from auditlog.registry import auditlog
+
+            names = {f.name for f in model._meta.fields}
+            if auditlog.contains(model):
+                options = auditlog.get_model_fields(model)
+                if options["include_fields"]:
+                    names &= set(options["include_fields"])
+                names -= set(options["exclude_fields"])
+            found = self._fields[model] = frozenset(names)
+        return found
 
     def _rows(self, models_: Sequence[type[models.Model]] | None) -> models.QuerySet[Any]:
         from django.contrib.contenttypes.models import ContentType
@@ -141,12 +166,20 @@ class AuditlogSource:
             if not isinstance(change, list | tuple) or len(change) != 2:
                 continue
             field = _field(model, name)
+            if model is not None and name not in self.tracked(model):
+                continue  # the key, auto_now fields, what autoaudit's options exclude
             old[name] = from_text(field, change[0])
             new[name] = from_text(field, change[1])
         if m2m:
             extra["m2m"] = m2m
         if row.additional_data:
             extra["additional_data"] = row.additional_data
+        if model is not None and action in (ActionType.CREATE, ActionType.DELETE):
+            # auditlog leaves out what equals "None" on the other side: a
+            # null value of a create or a delete.
+            absent = (self.logged_fields(model) & self.tracked(model)) - set(new)
+            for name in sorted(absent, key=_field_order(model)):
+                old[name] = new[name] = None
         if action == ActionType.CREATE:
             values: tuple[Any, Any, Any] = (None, new, None)
         elif action == ActionType.DELETE:
