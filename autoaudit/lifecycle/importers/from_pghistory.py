@@ -68,6 +68,9 @@ class PghistorySource:
 
     name = "pghistory"
 
+    def __init__(self) -> None:
+        event_models()  # the package is installed
+
     def count(self, models_: Sequence[type[models.Model]] | None) -> int:
         return sum(t._default_manager.count() for t in _select(models_))
 

@@ -73,6 +73,9 @@ class SimpleHistorySource:
 
     name = "simple-history"
 
+    def __init__(self) -> None:
+        historical_models()  # the package is installed
+
     def count(self, models_: Sequence[type[models.Model]] | None) -> int:
         return sum(t._default_manager.count() for t in _select(models_))
 
