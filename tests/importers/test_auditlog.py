@@ -158,3 +158,44 @@ def test_bad_input_is_a_clear_error(history: dict[str, object]) -> None:
         run_import("auditlog", "--model", "source.Nope")
     with pytest.raises(CommandError, match="--since: 'yesterday' is not a date"):
         run_import("auditlog", "--since", "yesterday")
+
+
+def test_actors_the_account_of_is_gone_guests_and_models_that_are_gone() -> None:
+    from django.contrib.contenttypes.models import ContentType
+
+    erin = User.objects.create_user("erin", "erin@example.com")
+    with set_actor(erin):
+        sf = Category.objects.create(name="SF")
+    with set_actor(None, remote_addr="192.0.2.9"):
+        sf.name = "Science fiction"
+        sf.save()
+    erin.delete()  # auditlog keeps her email on her entries
+    gone = ContentType.objects.create(app_label="shop", model="widget")
+    LogEntry.objects.create(
+        content_type=gone,
+        object_pk="17",
+        object_id=17,
+        object_repr="Widget 17",
+        action=LogEntry.Action.UPDATE,
+        changes={"colour": ["red", "blue"]},
+        timestamp=at(9),
+    )
+    run_import("auditlog")
+    widget, by_id, guest = imported("auditlog")  # the widget's entry is dated 2024
+    assert (by_id.actor_type, by_id.user, by_id.actor_identifier) == (
+        "user",
+        None,
+        "erin@example.com",
+    )
+    assert (guest.actor_type, guest.actor_identifier, guest.ip_address) == (
+        "guest",
+        "192.0.2.9",
+        "192.0.2.9",
+    )
+    assert guest.changed_fields == ["name"]
+    assert (widget.computed_entity, widget.entity_pk, widget.entity_name) == (
+        "shop.widget",
+        "17",
+        "Widget 17",
+    )
+    assert (widget.old_values, widget.new_values) == ({"colour": "red"}, {"colour": "blue"})

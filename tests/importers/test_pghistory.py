@@ -87,6 +87,16 @@ def test_as_of_over_imported_events(history: dict[str, object]) -> None:
     assert autoaudit.as_of(PghistoryBook, pk, at(4)) is None  # deleted
 
 
+def test_a_user_deleted_since_is_named_by_key(history: dict[str, object]) -> None:
+    dave = history["dave"]
+    assert isinstance(dave, User)
+    key = dave.pk
+    dave.delete()  # the context's metadata keeps the key
+    run_import("pghistory")
+    first = imported("pghistory")[0]
+    assert (first.actor_type, first.user, first.actor_name) == ("user", None, f"user #{key}")
+
+
 def test_idempotent_dry_run_since_and_model_filter(history: dict[str, object]) -> None:
     run_import("pghistory", "--dry-run")
     assert not ActivityLog.objects.exists()
