@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from autoaudit.actors.scopes import actor, context, disabled
 from autoaudit.enums import ActionType, ActorType
-from autoaudit.history.errors import RevertConflict, RevertError
-from autoaudit.history.version import Version
 from autoaudit.tracking.accessor import ActivityAccessor
 from autoaudit.tracking.registry import is_registered, register, unregister
+from autoaudit.versions.errors import RevertConflict, RevertError
+from autoaudit.versions.version import Version
 
 if TYPE_CHECKING:
     import datetime
@@ -69,7 +69,7 @@ def as_of(model: type[models.Model], pk: Any, when: datetime.datetime) -> Versio
     if the object did not exist at ``when`` (not created yet, or deleted).
     A naive ``when`` is in the current time zone. One query.
     """
-    from autoaudit.history.asof import as_of as _as_of
+    from autoaudit.versions.asof import as_of as _as_of
 
     return _as_of(model, pk, when)
 
@@ -84,7 +84,7 @@ def restore(model: type[models.Model], pk: Any) -> ActivityLog | None:
     Raises :class:`RevertError` if no delete is logged, the object exists
     again, or the log does not hold every value (masked, excluded, cut).
     """
-    from autoaudit.history.revert import restore as _restore
+    from autoaudit.versions.revert import restore as _restore
 
     return cast("ActivityLog | None", _restore(model, pk))
 

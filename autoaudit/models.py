@@ -16,21 +16,22 @@ from django.dispatch.dispatcher import NO_RECEIVERS
 from django.utils.translation import gettext_lazy as _
 
 from autoaudit.enums import ActionType, ActorType
-from autoaudit.history import asof
-from autoaudit.history import revert as history_revert
 from autoaudit.tracking import manual
 from autoaudit.tracking.registry import entity_labels
 from autoaudit.values.diff import changed_paths
 from autoaudit.values.keys import pk_is_set, stored_pk
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import pk_text
+from autoaudit.versions import asof
+from autoaudit.versions import revert as versions_revert
 
 if TYPE_CHECKING:
     import datetime
 
     from django.contrib.auth.models import AbstractBaseUser
 
-    from autoaudit.history.version import Version
+    from autoaudit.versions.revert import RevertPreview
+    from autoaudit.versions.version import Version
 
 
 #: The C scanner behind ``json.loads`` (an attribute the stubs do not declare).
@@ -346,7 +347,14 @@ class ActivityLog(models.Model):
         data (``login``, ``view``...), or the object is gone (an update) or
         exists again (a delete).
         """
-        return cast("ActivityLog | None", history_revert.revert(self, force))
+        return cast("ActivityLog | None", versions_revert.revert(self, force))
+
+    def revert_preview(self) -> RevertPreview:
+        """What :meth:`revert` would do, worked out without changing anything:
+        the action it takes, each field's value now and after, and the fields
+        that changed since (a conflict). Raises :class:`autoaudit.RevertError`
+        where :meth:`revert` would, conflicts aside."""
+        return versions_revert.preview(self)
 
     @classmethod
     def create_for_instance(cls, instance: models.Model, action: str, **kwargs: Any) -> ActivityLog:

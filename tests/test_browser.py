@@ -255,3 +255,27 @@ def test_the_admin_renders_the_diff(open_as: Callable[..., Page], root: User, bo
     changelist = open_as(root, "/admin/autoaudit/activitylog/")
     assert changelist.locator("#result_list tbody tr").count() == 8
     shoot(changelist, "admin-changelist", full_page=False)
+
+
+def test_the_dashboard_heatmap_and_conversion(
+    open_as: Callable[..., Page], root: User, bob: User
+) -> None:
+    seed_showcase(root, bob)
+    for dark in (False, True):
+        page = open_as(root, dark=dark)
+        heatmap = page.locator(".aa-heatmap-svg")
+        assert heatmap.is_visible()
+        box = heatmap.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 80
+        assert page.locator(".aa-heatmap rect").count() == 7 * 24
+        assert page.locator(".aa-heatmap rect:not(.aa-heat--none)").count() >= 1
+        # The empty and the busy cells are drawn in different colours.
+        fills = page.eval_on_selector_all(
+            ".aa-heatmap rect",
+            "els => [...new Set(els.map(e => getComputedStyle(e).fill))]",
+        )
+        assert len(fills) == 2
+        assert page.locator(".aa-conversion").is_visible()
+        target = SCREENSHOTS / f"dashboard-analytics-{'dark' if dark else 'light'}.png"
+        page.locator(".aa-analytics").screenshot(path=str(target))
+        assert target.stat().st_size > 5_000

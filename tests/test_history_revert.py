@@ -222,9 +222,133 @@ def test_clear_errors_for_what_cannot_be_reverted(track: Track) -> None:
         created.revert()
 
 
-def test_restore_is_the_function() -> None:
+def test_a_revert_that_would_not_be_logged_is_refused(track: Track) -> None:
+    track(Product, actions=["create", "update"])
+    product = Product.objects.create(name="a")
+    with pytest.raises(autoaudit.RevertError, match="without 'delete'"):
+        ActivityLog.objects.get(action="create").revert()
+    assert Product.objects.filter(pk=product.pk).exists()
+
+
+def test_restore_and_history_are_the_functions() -> None:
     import autoaudit.lifecycle.restore
     import autoaudit.management.commands.autoaudit_restore
+    import autoaudit.versions.asof
 
     assert callable(autoaudit.restore)
     assert autoaudit.restore.__module__ == "autoaudit"
+    # The package of the history tools is not named "history": the function is.
+    assert callable(autoaudit.history)
+    assert autoaudit.history.__module__ == "autoaudit"
+
+
+def test_an_m2m_conflict_and_a_gone_object(track: Track) -> None:
+    track(Product, m2m_fields=["tags"])
+    product = Product.objects.create(name="a")
+    red, blue = Tag.objects.create(name="red"), Tag.objects.create(name="blue")
+    product.tags.add(red)
+    added = _last(product)
+    product.tags.add(blue)
+    with pytest.raises(autoaudit.RevertConflict, match="tags") as raised:
+        added.revert()
+    assert raised.value.fields == ("tags",)
+    added.revert(force=True)
+    assert list(product.tags.all()) == []
+    product.name = "b"
+    product.save()
+    renamed = _last(product)
+    product.delete()
+    with pytest.raises(autoaudit.RevertError, match="no longer exists"):
+        renamed.revert()
+
+
+def test_a_restore_the_database_refuses_changes_nothing(track: Track) -> None:
+    track(Product)
+    category = Category.objects.create(name="c")
+    product = Product.objects.create(name="a", category=category)
+    pk = product.pk
+    product.delete()
+    Category.objects.filter(pk=category.pk).delete()
+    with pytest.raises(autoaudit.RevertError, match="no longer exist") as raised:
+        autoaudit.restore(Product, pk)
+    assert raised.value.fields == ("category",)
+    assert not Product.objects.filter(pk=pk).exists()
+    assert not ActivityLog.objects.filter(action="create", extra_data__reverts__isnull=False)
+
+
+def test_a_to_field_key_and_other_field_types(track: Track) -> None:
+    import datetime
+    import uuid
+
+    from tests.testapp.models import Code, Specimen
+
+    track(Specimen)
+    first, second = Code.objects.create(code="c-1"), Code.objects.create(code="c-2")
+    specimen = Specimen.objects.create(
+        label="s",
+        ref=uuid.uuid4(),
+        weight=1.25,
+        taken_at=datetime.time(10, 5, 1, 7),
+        span=datetime.timedelta(hours=3),
+        code=first,
+    )
+    before = timezone.now()
+    specimen.code = second
+    specimen.weight = 2.5
+    specimen.taken_at = None
+    specimen.save()
+    version = autoaudit.as_of(Specimen, specimen.pk, before)
+    assert version is not None
+    assert version.values["code"] == "c-1"
+    assert version.values["taken_at"] == datetime.time(10, 5, 1, 7)
+    _last(specimen).revert()
+    specimen.refresh_from_db()
+    assert (specimen.code_id, specimen.weight) == ("c-1", 1.25)
+    assert specimen.taken_at == datetime.time(10, 5, 1, 7)
+    assert version.instance().code_id == "c-1"  # type: ignore[attr-defined]
+
+
+def test_preview_says_what_a_revert_would_do(
+    track: Track, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    track(Product, m2m_fields=["tags"])
+    product = Product.objects.create(name="a", stock=1)
+    created = _last(product)
+    product.name, product.stock = "b", 2
+    product.save()
+    updated = _last(product)
+    with django_assert_num_queries(1):
+        plan = updated.revert_preview()
+    assert (plan.action, plan.model, plan.pk) == ("update", Product, product.pk)
+    assert plan.changes == (("name", "b", "a"), ("stock", 2, 1))
+    assert plan.conflicts == ()
+    product.stock = 3
+    product.save()
+    assert updated.revert_preview().conflicts == ("stock",)
+    deleting = created.revert_preview()
+    assert deleting.action == "delete"
+    assert ("name", "b", None) in deleting.changes
+    assert deleting.conflicts == ("name", "stock")
+    # Nothing changed by a preview.
+    product.refresh_from_db()
+    assert (product.name, product.stock) == ("b", 3)
+    pk = product.pk
+    product.delete()
+    restoring = ActivityLog.objects.get(action="delete").revert_preview()
+    assert restoring.action == "create"
+    assert ("name", None, "b") in restoring.changes
+    with pytest.raises(autoaudit.RevertError, match="no longer exists"):
+        updated.revert_preview()
+    assert not Product.objects.filter(pk=pk).exists()
+
+
+def test_a_cut_key_names_no_row(track: Track) -> None:
+    track(StringKeyItem)
+    # What entity_pk holds for a key longer than it keeps.
+    log = ActivityLog(
+        action="update",
+        computed_entity="testapp.StringKeyItem",
+        entity_pk="k" * 200 + "…[truncated 4 chars]",
+    )
+    with pytest.raises(autoaudit.RevertError, match="primary key"):
+        log.revert()

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections, models
+from django.db import connection, connections, models, transaction
 from django.test.utils import CaptureQueriesContext
 
 import autoaudit
 from autoaudit.models import ActivityLog
+from autoaudit.tracking.rows import locked_rows
 from tests.budget import old_values_reads, save_log_statements
 from tests.testapp.models import Category, Product, ProductProxy, Untracked
 from tests.typing_support import Track
@@ -87,6 +88,34 @@ def test_a_loaded_instance_updates_in_one_statement(track: Track) -> None:
     product.stock = 3  # its values as saved: again no read
     assert one_statement(statements(product.save)) is POSTGRES
     assert updates(made.pk) == [({"stock": 1}, {"stock": 2}), ({"stock": 2}, {"stock": 3})]
+
+
+def has_snapshot(instance: models.Model) -> bool:
+    return "autoaudit_loaded" in instance._state.__dict__
+
+
+@pytest.mark.django_db
+def test_only_postgresql_loads_keep_a_snapshot(track: Track) -> None:
+    # Its one-statement writes are the snapshot's only readers: elsewhere
+    # keeping one would cost every loaded row for nothing.
+    track(Product)
+    made = Product.objects.create(name="a", stock=1)
+    assert has_snapshot(Product.objects.get(pk=made.pk)) is POSTGRES
+    assert all(has_snapshot(p) is POSTGRES for p in Product.objects.all())
+
+
+@pytest.mark.django_db
+def test_rows_autoaudit_loads_for_itself_keep_no_snapshot(track: Track) -> None:
+    track(Product)
+    made = [Product.objects.create(name=str(n), stock=n) for n in range(3)]
+    with transaction.atomic():
+        own = locked_rows(Product.objects.filter(stock__gte=0), "default")
+        assert sorted(p.pk for p in own) == sorted(p.pk for p in made)
+        assert not any(has_snapshot(p) for p in own)
+        # ... and loads after it do again.
+        assert has_snapshot(Product.objects.get(pk=made[0].pk)) is POSTGRES
+    Product.objects.filter(stock__gte=1).update(stock=9)  # the bulk path reads that way
+    assert len(ActivityLog.objects.filter(action="update")) == 2
 
 
 @pytest.mark.django_db

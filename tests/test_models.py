@@ -127,7 +127,7 @@ def test_nullable_fields(name: str) -> None:
     assert _field(name).null is True
 
 
-def test_field_names_are_the_seeds_plus_entity_pk() -> None:
+def test_field_names_are_the_seeds_plus_entity_pk_and_wave_2() -> None:
     names = {f.name for f in ActivityLog._meta.concrete_fields}
     assert names == {
         "id",
@@ -150,6 +150,12 @@ def test_field_names_are_the_seeds_plus_entity_pk() -> None:
         "user_agent",
         "extra_data",
         "created_at",
+        # API.md, "New columns on ActivityLog"
+        "request_id",
+        "tags",
+        "related_entity_type",
+        "related_entity_id",
+        "changes_summary",
     }
     assert _field("user").column == "user_id"
 

@@ -43,7 +43,9 @@ EXTRA_INDEXES = {
         ("id", "DESC"),
     ],
     "idx_actlog_user_time": [("user_id", "ASC"), ("created_at", "DESC")],
-    # Migration 0005 (wave 2): for_request() and related_to().
+}
+#: Migration 0005 (wave 2): for_request() and related_to().
+WAVE2_INDEXES = {
     "idx_actlog_request": [("request_id", "ASC")],
     "idx_actlog_related_time": [
         ("related_entity_type", "ASC"),
@@ -51,6 +53,7 @@ EXTRA_INDEXES = {
         ("created_at", "DESC"),
     ],
 }
+EXTRA_INDEXES.update(WAVE2_INDEXES)
 ALL_INDEXES = {**SEED_INDEXES, **EXTRA_INDEXES}
 #: PostgreSQL only (migration 0004): trigram indexes for the admin's search.
 TRIGRAM_INDEXES = {

@@ -12,15 +12,24 @@ from django.contrib import admin
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 from autoaudit.admin import ActivityLogAdmin
 from autoaudit.models import ActivityLog
-from tests.test_schema import TABLE, TRIGRAM_INDEXES, expected_index_names
+from tests.test_schema import TABLE, TRIGRAM_INDEXES, WAVE2_INDEXES, expected_index_names
 
 migration = importlib.import_module("autoaudit.migrations.0004_admin_search_trigram")
 BEFORE = ("autoaudit", "0003_user_no_db_constraint")
-LATEST = ("autoaudit", "0004_admin_search_trigram")
+THIS = ("autoaudit", "0004_admin_search_trigram")
+#: The newest migration: a test that migrates back returns here.
+LATEST = max(node for node in MigrationLoader(None).graph.leaf_nodes() if node[0] == "autoaudit")
+WAVE2 = ("autoaudit", "0005_wave2_columns")
+
+
+#: Indexes of migrations after 0004, gone while the test is back at 0003 or 0004.
+LATER_INDEXES = set(WAVE2_INDEXES)
 
 
 def _index_names() -> set[str]:
@@ -53,12 +62,28 @@ def test_migration_applies_and_reverses(back_to_latest: None) -> None:
     assert _index_names() == expected_index_names()
     _migrate(BEFORE)
     # PostgreSQL: the three are gone; elsewhere the migration never did anything.
-    assert _index_names() == expected_index_names() - TRIGRAM_INDEXES
+    assert _index_names() == expected_index_names() - TRIGRAM_INDEXES - LATER_INDEXES
+    _migrate(THIS)
+    assert _index_names() == expected_index_names() - LATER_INDEXES
     _migrate(LATEST)
     assert _index_names() == expected_index_names()
     # Applying it again over existing indexes is harmless (IF NOT EXISTS).
     migration.create_indexes(_apps(), _Editor())
     assert _index_names() == expected_index_names()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wave2_indexes_are_built_without_locking_out_writes(back_to_latest: None) -> None:
+    # ``migrate`` runs the non-atomic migration outside a transaction: on
+    # PostgreSQL its indexes are built CONCURRENTLY, elsewhere plainly.
+    _migrate(THIS)
+    with CaptureQueriesContext(connection) as queries:
+        _migrate(WAVE2)
+    built = [q["sql"] for q in queries if "CREATE INDEX" in q["sql"]]
+    assert len(built) == len(WAVE2_INDEXES)
+    concurrently = ["CONCURRENTLY" in sql for sql in built]
+    assert concurrently == [connection.vendor == "postgresql"] * len(built)
+    assert _index_names() >= set(WAVE2_INDEXES)
 
 
 class _Editor:
@@ -69,7 +94,7 @@ class _Editor:
 
 
 def _apps() -> Any:
-    return MigrationExecutor(connection).loader.project_state(LATEST).apps
+    return MigrationExecutor(connection).loader.project_state(THIS).apps
 
 
 def _postgres_only() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from django.conf import settings as django_settings
 from django.utils.functional import LazyObject, empty
 
 from autoaudit.actors.consent import guest_opted_out
@@ -94,10 +95,39 @@ def session_id(request: Any) -> str | None:
     """
     session = getattr(request, "session", None)
     key = getattr(session, "session_key", None) if session is not None else None
+    return session_hash(key)
+
+
+def session_hash(key: Any) -> str | None:
+    """The keyed hash of a raw session key, as :func:`session_id` gives it."""
     if not isinstance(key, str) or not key:
         return None
     digest = hmac.new(hash_key(), key.encode(), hashlib.sha256)
     return "sess_" + digest.hexdigest()[:24]
+
+
+#: The key of a login log's ``actor_metadata`` that holds the guest session.
+GUEST_SESSION_KEY = "guest_session_id"
+
+
+def guest_session_before_login(request: Any) -> str | None:
+    """The hashed id of the session a visitor had as a guest, at their login.
+
+    ``django.contrib.auth.login()`` gives the session a new key before
+    ``user_logged_in`` is sent, so the guest's key is gone from the session
+    by then; the cookie the request came with still holds it. ``None`` when
+    there was none, when it is the session's current key (no login happened
+    in this request), or when guests are not tracked or this one opted out:
+    the link is made only where the guest's own logs could carry the id.
+    """
+    if request is None or guest_opted_out(request):
+        return None
+    cookies = getattr(request, "COOKIES", None)
+    key = cookies.get(django_settings.SESSION_COOKIE_NAME) if isinstance(cookies, Mapping) else None
+    session = getattr(request, "session", None)
+    if not isinstance(key, str) or key == getattr(session, "session_key", None):
+        return None
+    return session_hash(key)
 
 
 def _meta(request: Any) -> Mapping[str, Any]:

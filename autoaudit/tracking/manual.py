@@ -21,7 +21,13 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from autoaudit.actors.request import using_request
-from autoaudit.actors.resolve import resolve_actor, should_log, user_actor
+from autoaudit.actors.resolve import (
+    GUEST_SESSION_KEY,
+    guest_session_before_login,
+    resolve_actor,
+    should_log,
+    user_actor,
+)
 from autoaudit.actors.scopes import actor as explicit_actor
 from autoaudit.actors.scopes import is_disabled
 from autoaudit.enums import ActionType
@@ -264,10 +270,29 @@ def log_auth_event(action: str, request: Any, user: Any = None, credentials: Any
         username = username_of(user)
         scope = explicit_actor(user=user)
     with using_request(request), scope:
+        actor = resolve_actor()
+        if action == ActionType.LOGIN:
+            _link_guest_session(actor, request)
         draft = assemble(
             action,
             model=get_user_model(),
             pk=user.pk if user is not None else None,
             name=username,
+            actor=actor,
         )
     store.save(draft)
+
+
+def _link_guest_session(actor: dict[str, Any], request: Any) -> None:
+    """Put the hashed session the user had as a guest on their login log
+    (``actor_metadata["guest_session_id"]``), so guest conversion can be
+    counted; the value is a keyed hash already, so the masks keep it."""
+    guest_session = guest_session_before_login(request)
+    if guest_session is None:
+        return
+    metadata = actor.get("actor_metadata")
+    actor["actor_metadata"] = {
+        **(metadata if isinstance(metadata, Mapping) else {}),
+        GUEST_SESSION_KEY: guest_session,
+    }
+    actor["own_metadata"] = (*actor.get("own_metadata", ()), GUEST_SESSION_KEY)

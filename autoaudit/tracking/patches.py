@@ -34,6 +34,7 @@ from autoaudit.tracking.rows import claim_write_lock
 from autoaudit.tracking.snapshot import (
     SaveFrame,
     is_parent_route,
+    keeps_loaded,
     remember_loaded,
     remember_saved,
     saving,
@@ -132,7 +133,7 @@ def _loading_from_db(cls: type[models.Model]) -> Any:
         else:
             new = super(cls, klass).from_db(db, *args, **kwargs)  # type: ignore[misc]
         tracker = registry.route(klass)
-        if tracker is not None and not is_parent_route(tracker, klass):
+        if tracker is not None and not is_parent_route(tracker, klass) and keeps_loaded(db):
             remember_loaded(tracker, new, db)
         return new
 

@@ -27,6 +27,7 @@ import hashlib
 import uuid
 import weakref
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from django.apps import apps
@@ -363,6 +364,17 @@ def _lockable(queryset: models.QuerySet[Any]) -> bool:
     )
 
 
+#: True while autoaudit loads instances for itself (:func:`locked_rows`).
+_OWN_READ: ContextVar[bool] = ContextVar("autoaudit_own_read", default=False)
+
+
+def in_own_read() -> bool:
+    """Whether the rows being loaded now are autoaudit's own (the instances
+    a bulk update or delete reads to log them), which never reach the
+    caller and so need no load snapshot."""
+    return _OWN_READ.get()
+
+
 def locked_rows(queryset: models.QuerySet[Any], using: str) -> list[models.Model]:
     """The rows ``queryset`` selects (for an update or a delete), as whole
     instances, locked, each once (a filter across a multi-valued relation
@@ -378,12 +390,16 @@ def locked_rows(queryset: models.QuerySet[Any], using: str) -> list[models.Model
     queryset = queryset.order_by().prefetch_related(None)
     queryset.query.distinct, queryset.query.distinct_fields = False, ()
     claim_write_lock(queryset.model, using)  # before the first read
-    if _lockable(queryset):
-        queryset.query.select_related = False
-        found = list(lock(queryset.defer(None)))
-    else:
-        pks = list(dict.fromkeys(queryset.values_list("pk", flat=True)))
-        found = []
-        for chunk in chunks(pks):
-            found.extend(lock(clean_queryset(queryset.model, using).filter(pk__in=chunk)))
+    token = _OWN_READ.set(True)
+    try:
+        if _lockable(queryset):
+            queryset.query.select_related = False
+            found = list(lock(queryset.defer(None)))
+        else:
+            pks = list(dict.fromkeys(queryset.values_list("pk", flat=True)))
+            found = []
+            for chunk in chunks(pks):
+                found.extend(lock(clean_queryset(queryset.model, using).filter(pk__in=chunk)))
+    finally:
+        _OWN_READ.reset(token)
     return list({obj.pk: obj for obj in found}.values())

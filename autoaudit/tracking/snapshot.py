@@ -35,7 +35,14 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 
 from autoaudit.tracking.registry import Tracker
-from autoaudit.tracking.rows import clean_queryset, lock, lock_keys, read_committed, read_row
+from autoaudit.tracking.rows import (
+    clean_queryset,
+    in_own_read,
+    lock,
+    lock_keys,
+    read_committed,
+    read_row,
+)
 from autoaudit.values.diff import json_differs
 from autoaudit.values.keys import pk_fields, pk_is_set
 
@@ -196,6 +203,21 @@ def _kept(value: Any) -> Any:
         return copy.deepcopy(value)
     except Exception:  # RecursionError included
         return _MISSING
+
+
+#: alias -> whether its writes can use a load snapshot (PostgreSQL's
+#: one-statement writes are its only readers).
+_SNAPSHOT_DATABASES: dict[str, bool] = {}
+
+
+def keeps_loaded(db: str) -> bool:
+    """Whether an instance loaded from ``db`` now gets a load snapshot: only
+    on PostgreSQL, whose one-statement updates and deletes read it, and not
+    for the rows autoaudit loads for itself (:func:`rows.in_own_read`)."""
+    wanted = _SNAPSHOT_DATABASES.get(db)
+    if wanted is None:
+        wanted = _SNAPSHOT_DATABASES[db] = connections[db].vendor == "postgresql"
+    return wanted and not in_own_read()
 
 
 def remember_loaded(tracker: Tracker, instance: models.Model, db: str) -> None:

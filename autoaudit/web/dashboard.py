@@ -13,9 +13,10 @@ date, so "today" starts afresh at midnight whatever the timeout.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db.models import Count, Q
@@ -28,8 +29,9 @@ from autoaudit.models import ActivityLog, ActivityLogQuerySet
 from autoaudit.tracking.registry import entity_labels, registered_models
 from autoaudit.web.forms import filter_entity
 
-_KEY = "autoaudit:dashboard:v2:{day}:{tz}:{query}"
+_KEY = "autoaudit:dashboard:v3:{kind}:{day}:{tz}:{query}:{extra}"
 WINDOWS = ("today", "week", "month")
+T = TypeVar("T")
 WINDOW_LABELS = {"today": _("Today"), "week": _("7 days"), "month": _("30 days")}
 
 
@@ -107,26 +109,43 @@ def _query_key(queryset: ActivityLogQuerySet | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def cached(
+    kind: str,
+    now: datetime,
+    queryset: ActivityLogQuerySet | None,
+    compute: Callable[[], T],
+    **parameters: Any,
+) -> T:
+    """``compute()``, kept in the cache for ``DASHBOARD_CACHE_TIMEOUT``
+    seconds under a key made of ``kind``, the local date (so a day's
+    numbers start afresh at midnight), the time zone, what ``queryset``
+    selects and ``parameters``. ``compute`` must return plain data."""
+    timeout = get_settings().DASHBOARD_CACHE_TIMEOUT
+    if timeout == 0:
+        return compute()
+    local_day = (timezone.localtime(now) if timezone.is_aware(now) else now).date()
+    extra = ",".join(f"{name}={value!r}" for name, value in sorted(parameters.items()))
+    key = _KEY.format(
+        kind=kind,
+        day=local_day.isoformat(),
+        tz=timezone.get_current_timezone_name(),
+        query=_query_key(queryset),
+        extra=extra,
+    )
+    value: T | None = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout)
+    return value
+
+
 def get_counts(
     now: datetime | None = None, queryset: ActivityLogQuerySet | None = None
 ) -> dict[str, Any]:
     """The counts of ``queryset`` (default: every log), from the cache when
     they are fresh enough."""
-    now = now or timezone.now()
-    timeout = get_settings().DASHBOARD_CACHE_TIMEOUT
-    if timeout == 0:
-        return compute_counts(now, queryset)
-    local_day = (timezone.localtime(now) if timezone.is_aware(now) else now).date()
-    key = _KEY.format(
-        day=local_day.isoformat(),
-        tz=timezone.get_current_timezone_name(),
-        query=_query_key(queryset),
-    )
-    counts: dict[str, Any] | None = cache.get(key)
-    if counts is None:
-        counts = compute_counts(now, queryset)
-        cache.set(key, counts, timeout)
-    return counts
+    moment = now or timezone.now()
+    return cached("counts", moment, queryset, lambda: compute_counts(moment, queryset))
 
 
 def _rows(kind: str, raw: dict[str, list[int]], choices: Any) -> list[CountRow]:

@@ -27,7 +27,7 @@ from autoaudit.conf import get_settings
 from autoaudit.models import ActivityLog, ActivityLogQuerySet
 from autoaudit.values.labels import model_for_label
 from autoaudit.values.serialization import safe_str
-from autoaudit.web import access, dashboard, layout
+from autoaudit.web import access, analytics, dashboard, layout
 from autoaudit.web.display import Entry, build_entry, group_by_day
 from autoaudit.web.forms import ActivityFilterForm
 from autoaudit.web.login import SignInRequiredMixin
@@ -130,6 +130,10 @@ class TimelineView(SignInRequiredMixin, TemplateView):
                 if show_dashboard
                 else None
             ),
+            # Like the counts, the heatmap follows the filters; conversion
+            # is about guests and logins, whatever the filters.
+            heatmap=analytics.heatmap(queryset=queryset) if show_dashboard else None,
+            conversion=analytics.guest_conversion() if show_dashboard else None,
             hidden_activity=(
                 not entries and cursor is None and not partial and self.has_hidden_activity(form)
             ),

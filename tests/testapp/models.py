@@ -461,3 +461,21 @@ class Stamped(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# -- history (tests/test_history_*.py, issue 16) ------------------------------
+class Specimen(models.Model):
+    """The field types ``as_of`` converts back that ``Product`` lacks: a UUID
+    that is not the key, a float, a time, a duration, a foreign key to a
+    unique non-key field (``to_field``), and links of its own."""
+
+    label = models.CharField(max_length=50)
+    ref = models.UUIDField(null=True, blank=True)
+    weight = models.FloatField(default=0)
+    taken_at = models.TimeField(null=True, blank=True)
+    span = models.DurationField(null=True, blank=True)
+    code = models.ForeignKey(Code, to_field="code", null=True, blank=True, on_delete=models.PROTECT)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="specimens")
+
+    def __str__(self) -> str:
+        return self.label

@@ -113,7 +113,8 @@ def from_log(field: Field, stored: Any, policy: MaskPolicy) -> Any:
     if policy.strategy(field.name) is not None:
         return MISSING  # masked (or excluded) by name
     if stored is None:
-        return None
+        # A file field stores an empty name as null.
+        return "" if isinstance(field, models.FileField) and not field.null else None
     if is_cut(stored) or is_mask(stored):
         return MISSING
     if isinstance(field, models.ManyToManyField):

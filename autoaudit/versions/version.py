@@ -18,7 +18,7 @@ class Version:
     aware ``datetime``, ``UUID``, a foreign key's related primary key,
     JSON as stored, many-to-many fields as lists of related primary keys);
     the primary key's fields are in it. ``missing`` names the fields whose
-    value the logs cannot know (see :mod:`autoaudit.history.asof`); they are
+    value the logs cannot know (see :mod:`autoaudit.versions.asof`); they are
     not in ``values``.
     """
 

@@ -21,7 +21,12 @@ from django.db import models
 from django.utils import timezone
 
 from autoaudit.enums import ActionType
-from autoaudit.history.convert import (
+from autoaudit.tracking.registry import entity_labels, registry
+from autoaudit.tracking.store import log_model
+from autoaudit.values.keys import stored_pk
+from autoaudit.values.labels import model_for_label
+from autoaudit.values.serialization import pk_text
+from autoaudit.versions.convert import (
     MISSING,
     from_log,
     history_fields,
@@ -30,12 +35,7 @@ from autoaudit.history.convert import (
     policy_of,
     tracked_names,
 )
-from autoaudit.history.version import Version
-from autoaudit.tracking.registry import entity_labels, registry
-from autoaudit.tracking.store import log_model
-from autoaudit.values.keys import stored_pk
-from autoaudit.values.labels import model_for_label
-from autoaudit.values.serialization import pk_text
+from autoaudit.versions.version import Version
 
 #: The actions that change what an object holds (the others are left out).
 CHANGES = (ActionType.CREATE, ActionType.UPDATE, ActionType.DELETE)

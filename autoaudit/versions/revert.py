@@ -10,6 +10,7 @@ compared with the log's (the conflict check) and changed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, TypeAlias
 
@@ -18,8 +19,15 @@ from django.db import IntegrityError, models, router, transaction
 
 from autoaudit.actors.scopes import context, is_disabled
 from autoaudit.enums import ActionType
-from autoaudit.history.asof import logs_of, replay
-from autoaudit.history.convert import (
+from autoaudit.tracking.links import sides, sorted_pks
+from autoaudit.tracking.registry import Tracker, entity_labels, registry
+from autoaudit.tracking.snapshot import python_value
+from autoaudit.tracking.store import log_model
+from autoaudit.values.keys import stored_pk
+from autoaudit.values.labels import model_for_label
+from autoaudit.values.serialization import is_cut, pk_text
+from autoaudit.versions.asof import logs_of, replay
+from autoaudit.versions.convert import (
     MISSING,
     from_log,
     history_fields,
@@ -27,14 +35,7 @@ from autoaudit.history.convert import (
     policy_of,
     tracked_names,
 )
-from autoaudit.history.errors import RevertConflict, RevertError
-from autoaudit.tracking.links import sides, sorted_pks
-from autoaudit.tracking.registry import Tracker, entity_labels, registry
-from autoaudit.tracking.snapshot import python_value
-from autoaudit.tracking.store import log_model
-from autoaudit.values.keys import stored_pk
-from autoaudit.values.labels import model_for_label
-from autoaudit.values.serialization import pk_text
+from autoaudit.versions.errors import RevertConflict, RevertError
 
 
 class LogRow(Protocol):
@@ -79,7 +80,8 @@ def _subject(log: LogRow) -> tuple[type[models.Model], Tracker, Any]:
             "a revert must itself be logged, so register the model first."
         )
     text = log.entity_pk if log.entity_pk is not None else log.entity_id
-    pk = MISSING if text is None else key_from_text(model, str(text))
+    # A key too long for entity_pk was cut: it names no row exactly.
+    pk = MISSING if text is None or is_cut(str(text)) else key_from_text(model, str(text))
     if pk is MISSING:
         raise RevertError(f"Log {log.pk} does not name a primary key of {label}.")
     return model, tracker, pk
@@ -140,9 +142,11 @@ def _known(
     return found
 
 
-def _locked(model: type[models.Model], pk: Any, using: str, log: LogRow) -> models.Model:
+def _row(model: type[models.Model], pk: Any, using: str, log: LogRow, lock: bool) -> models.Model:
+    """The object, locked for the revert (``lock``) or read for a preview."""
+    rows = model._default_manager.db_manager(using).all()
     try:
-        return model._default_manager.db_manager(using).select_for_update().get(pk=pk)
+        return (rows.select_for_update() if lock else rows).get(pk=pk)
     except ObjectDoesNotExist:
         raise RevertError(
             f"{model._meta.label} {pk!r} no longer exists: log {log.pk} cannot be "
@@ -150,7 +154,7 @@ def _locked(model: type[models.Model], pk: Any, using: str, log: LogRow) -> mode
         ) from None
 
 
-def _conflicts(
+def _differing(
     obj: models.Model, model: type[models.Model], expected: Mapping[str, Any]
 ) -> list[str]:
     fields = history_fields(model)
@@ -166,67 +170,76 @@ def _set_links(obj: models.Model, field: Any, pks: list[Any], using: str) -> Non
     getattr(obj, field.name).set(objs)
 
 
-def _undo_update(
-    log: LogRow, model: type[models.Model], tracker: Tracker, pk: Any, using: str, force: bool
-) -> None:
+@dataclasses.dataclass(frozen=True, eq=False)
+class RevertPreview:
+    """What reverting one log would do, worked out without changing anything
+    (``ActivityLog.revert_preview()``; the admin's confirmation page).
+
+    ``action`` is what the revert does: ``"update"`` (an update set back),
+    ``"delete"`` (a create undone) or ``"create"`` (a delete undone: a
+    restore). ``changes`` lists ``(field, now, after)`` with Python values:
+    for a delete ``after`` is ``None``, for a create ``now`` is ``None``;
+    many-to-many fields as lists of related primary keys. ``conflicts``
+    names the fields that changed since the log (``revert()`` raises
+    :class:`RevertConflict` for them unless ``force=True``).
+    """
+
+    log_id: Any
+    model: type[models.Model]
+    pk: Any
+    action: str
+    changes: tuple[tuple[str, Any, Any], ...]
+    conflicts: tuple[str, ...]
+    #: the object as it is now (``None`` for a restore)
+    current: models.Model | None = dataclasses.field(default=None, repr=False)
+
+
+def _plan_update(
+    log: LogRow, model: type[models.Model], tracker: Tracker, pk: Any, using: str, lock: bool
+) -> RevertPreview:
     new = log.new_values if isinstance(log.new_values, dict) else {}
     names = list(log.changed_fields or new)
     values = _known(log, model, tracker, names, (("old", log.old_values), ("new", new)))
-    obj = _locked(model, pk, using, log)
-    conflicts = _conflicts(obj, model, values["new"])
-    if conflicts and not force:
-        raise RevertConflict(
-            f"{_names(conflicts)} of {model._meta.label} {pk!r} changed since log "
-            f"{log.pk}; revert(force=True) sets them back anyway.",
-            conflicts,
-        )
-    old = values["old"]
-    if not _conflicts(obj, model, old) and old:
-        raise RevertError(
-            f"{model._meta.label} {pk!r} already holds the values from before log "
-            f"{log.pk}: there is nothing to revert."
-        )
+    obj = _row(model, pk, using, log, lock)
     fields = history_fields(model)
-    plain = [name for name in old if not isinstance(fields[name], models.ManyToManyField)]
-    for name in plain:
-        setattr(obj, fields[name].attname, old[name])
-    if plain:
-        obj.save(using=using, update_fields=plain)
-    for name in old:
-        if name not in plain:
-            _set_links(obj, fields[name], old[name], using)
+    old = values["old"]
+    changes = tuple((name, _current(fields[name], obj), old[name]) for name in old)
+    conflicts = tuple(_differing(obj, model, values["new"]))
+    return RevertPreview(log.pk, model, pk, ActionType.UPDATE, changes, conflicts, obj)
 
 
-def _undo_create(
-    log: LogRow, model: type[models.Model], tracker: Tracker, pk: Any, using: str, force: bool
-) -> None:
-    obj = _locked(model, pk, using, log)
-    if not force:
-        fields = history_fields(model)
-        tracked = tracked_names(model, tracker)
-        policy = policy_of(tracker)
-        created: dict[str, Any] = {f.name: [] for f in tracker.m2m}
-        for name, stored in (log.new_values or {}).items():
-            if name in fields and name in tracked:
-                value = from_log(fields[name], stored, policy)
-                if value is not MISSING:
-                    created[name] = value
-        conflicts = _conflicts(obj, model, created)
-        if conflicts:
-            raise RevertConflict(
-                f"{_names(conflicts)} of {model._meta.label} {pk!r} changed since it was "
-                f"created (log {log.pk}); revert(force=True) deletes it anyway.",
-                conflicts,
-            )
-    obj.delete(using=using)
+def _plan_create(
+    log: LogRow, model: type[models.Model], tracker: Tracker, pk: Any, using: str, lock: bool
+) -> RevertPreview:
+    obj = _row(model, pk, using, log, lock)
+    fields = history_fields(model)
+    tracked = tracked_names(model, tracker)
+    policy = policy_of(tracker)
+    created: dict[str, Any] = {f.name: [] for f in tracker.m2m}
+    for name, stored in (log.new_values or {}).items():
+        if name in fields and name in tracked:
+            value = from_log(fields[name], stored, policy)
+            if value is not MISSING:
+                created[name] = value
+    changes = tuple((name, _current(f, obj), None) for name, f in fields.items() if name in tracked)
+    conflicts = tuple(_differing(obj, model, created))
+    return RevertPreview(log.pk, model, pk, ActionType.DELETE, changes, conflicts, obj)
 
 
-def _undo_delete(
+def _target_exists(field: Field, value: Any, using: str) -> bool:
+    """Whether the row a constrained foreign key value points at exists (any
+    other field: true)."""
+    if not isinstance(field, models.ForeignKey) or not getattr(field, "db_constraint", True):
+        return True
+    manager = field.related_model._default_manager.db_manager(using)
+    return bool(manager.filter(**{field.target_field.attname: value}).exists())
+
+
+def _plan_delete(
     log: LogRow, model: type[models.Model], tracker: Tracker, pk: Any, using: str
-) -> None:
+) -> RevertPreview:
     label = model._meta.label
-    manager = model._default_manager.db_manager(using)
-    if manager.filter(pk=pk).exists():
+    if model._default_manager.db_manager(using).filter(pk=pk).exists():
         raise RevertError(f"{label} {pk!r} exists again: log {log.pk} cannot be reverted.")
     fields = history_fields(model)
     keys = set(model._meta.pk_fields)
@@ -240,6 +253,17 @@ def _undo_delete(
         and not getattr(f, "auto_now_add", False)
     ]
     values = _known(log, model, tracker, wanted, (("old", log.old_values),))["old"]
+    dangling = [
+        name
+        for name, value in values.items()
+        if value is not None and not _target_exists(fields[name], value, using)
+    ]
+    if dangling:
+        raise RevertError(
+            f"{label} {pk!r} cannot be restored: {_names(dangling)} pointed at rows that "
+            "no longer exist.",
+            dangling,
+        )
     # The links it had: the many-to-many logs up to the delete.
     before = logs_of(model, pk).filter(created_at__lte=log.created_at).exclude(pk=log.pk)
     steps = [
@@ -250,11 +274,58 @@ def _undo_delete(
     version = replay(model, pk, [(a, n) for a, n, _at, _id in steps], log.created_at)
     known = version.values if version is not None else {}
     links = {f.name: known[f.name] for f in tracker.m2m if known.get(f.name)}
-    obj = model(**{fields[name].attname: value for name, value in values.items()})
-    obj.pk = pk
-    obj.save(using=using, force_insert=True)
-    for name, pks in links.items():
+    changes = tuple((name, None, value) for name, value in {**values, **links}.items())
+    return RevertPreview(log.pk, model, pk, ActionType.CREATE, changes, ())
+
+
+def _plan(
+    log: LogRow, model: type[models.Model], tracker: Tracker, pk: Any, using: str, lock: bool
+) -> RevertPreview:
+    if log.action == ActionType.UPDATE:
+        return _plan_update(log, model, tracker, pk, using, lock)
+    if log.action == ActionType.CREATE:
+        return _plan_create(log, model, tracker, pk, using, lock)
+    return _plan_delete(log, model, tracker, pk, using)
+
+
+def _apply(plan: RevertPreview, using: str) -> None:
+    """Make the change ``plan`` describes, through the ordinary tracked paths."""
+    model, obj = plan.model, plan.current
+    fields = history_fields(model)
+    if plan.action == ActionType.DELETE:
+        assert obj is not None
+        obj.delete(using=using)
+        return
+    links = [(n, after) for n, _now, after in plan.changes if fields[n].many_to_many]
+    plain = [(n, after) for n, _now, after in plan.changes if not fields[n].many_to_many]
+    if plan.action == ActionType.CREATE:
+        obj = model(**{fields[name].attname: value for name, value in plain})
+        obj.pk = plan.pk
+        obj.save(using=using, force_insert=True)
+    else:
+        assert obj is not None
+        for name, value in plain:
+            setattr(obj, fields[name].attname, value)
+        if plain:
+            obj.save(using=using, update_fields=[name for name, _value in plain])
+    for name, pks in links:
         _set_links(obj, fields[name], pks, using)
+
+
+def preview(log: LogRow) -> RevertPreview:
+    """What :func:`revert` of ``log`` would do, without doing it; raises
+    :class:`RevertError` where the revert would (conflicts are reported in
+    :attr:`RevertPreview.conflicts`, not raised)."""
+    model, tracker, pk = _subject(log)
+    return _plan(log, model, tracker, pk, router.db_for_write(model), lock=False)
+
+
+#: The action that undoes each action.
+_UNDONE_BY = {
+    ActionType.UPDATE: ActionType.UPDATE,
+    ActionType.CREATE: ActionType.DELETE,
+    ActionType.DELETE: ActionType.CREATE,
+}
 
 
 def revert(log: LogRow, force: bool = False) -> models.Model | None:
@@ -263,23 +334,33 @@ def revert(log: LogRow, force: bool = False) -> models.Model | None:
     model, tracker, pk = _subject(log)
     if is_disabled():
         raise RevertError("A revert must be logged: it cannot run inside autoaudit.disabled().")
-    using = router.db_for_write(model)
     action = log.action
+    done = str(_UNDONE_BY[ActionType(action)].value)
+    if done not in tracker.actions:
+        raise RevertError(
+            f"{model._meta.label} is registered without {done!r} in its actions: the "
+            f"revert of log {log.pk} (a {done}) would not be logged."
+        )
+    using = router.db_for_write(model)
     try:
         with transaction.atomic(using=using), context(reverts=log.pk):
-            if action == ActionType.UPDATE:
-                _undo_update(log, model, tracker, pk, using, force)
-            elif action == ActionType.CREATE:
-                _undo_create(log, model, tracker, pk, using, force)
-            else:
-                _undo_delete(log, model, tracker, pk, using)
+            plan = _plan(log, model, tracker, pk, using, lock=True)
+            label = f"{model._meta.label} {pk!r}"
+            if plan.conflicts and not force:
+                what = "it was created" if action == ActionType.CREATE else f"log {log.pk}"
+                raise RevertConflict(
+                    f"{_names(plan.conflicts)} of {label} changed since {what}; "
+                    "revert(force=True) reverts it anyway.",
+                    plan.conflicts,
+                )
+            if action == ActionType.UPDATE and all(now == after for _n, now, after in plan.changes):
+                raise RevertError(
+                    f"{label} already holds the values from before log {log.pk}: there is "
+                    "nothing to revert."
+                )
+            _apply(plan, using)
     except IntegrityError as exc:
         raise RevertError(f"Log {log.pk} cannot be reverted: {exc}") from exc
-    done = {
-        ActionType.UPDATE: ActionType.UPDATE,
-        ActionType.CREATE: ActionType.DELETE,
-        ActionType.DELETE: ActionType.CREATE,
-    }[ActionType(action)]
     return _revert_log(model, pk, log.pk, done)
 
 
