@@ -199,3 +199,5 @@ def test_actors_the_account_of_is_gone_guests_and_models_that_are_gone() -> None
         "Widget 17",
     )
     assert (widget.old_values, widget.new_values) == ({"colour": "red"}, {"colour": "blue"})
+    out, _err = run_import("auditlog")
+    assert "imported 0 logs, skipped 3 imported before" in out

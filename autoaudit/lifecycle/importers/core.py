@@ -29,9 +29,10 @@ from autoaudit.lifecycle.selection import log_alias
 from autoaudit.tracking import store
 from autoaudit.tracking.manual import loggable_fields
 from autoaudit.tracking.record import LogDraft, assemble
-from autoaudit.tracking.registry import registry
+from autoaudit.tracking.registry import entity_labels, registry
 from autoaudit.tracking.snapshot import differs
-from autoaudit.values.serialization import safe_str
+from autoaudit.values.keys import stored_pk
+from autoaudit.values.serialization import pk_text, safe_str
 
 #: Source rows read per batch (one existence query and one insert each).
 DEFAULT_BATCH_SIZE = 500
@@ -310,28 +311,37 @@ def draft_of(entry: Entry, source: str, actor: Mapping[str, Any]) -> LogDraft:
         draft,
         extra_data=extra,
         created_at=entry.when,
-        request_id=(entry.request_id or None) and entry.request_id[:64],
+        request_id=entry.request_id[:64] if entry.request_id else None,
     )
 
 
-def imported_ids(source: str, drafts: Sequence[LogDraft], alias: str) -> set[str]:
-    """The source ids among ``drafts``' subjects that are already imported."""
+def subject_of(entry: Entry) -> tuple[str, str | None]:
+    """``(computed_entity, entity_pk)`` of the row ``entry`` becomes, as the
+    assembler will set them (known before assembling it)."""
+    if entry.model is not None:
+        computed = entity_labels(entry.model)[1]
+        pk = stored_pk(entry.model, entry.pk) if entry.pk is not None else None
+    else:
+        computed = entry.entity[1] if entry.entity is not None else ""
+        pk = entry.pk
+    return safe_str(computed)[:100], pk_text(pk)
+
+
+def imported_ids(source: str, subjects_: Iterable[tuple[str, str | None]], alias: str) -> set[str]:
+    """The source ids already imported for these subjects (:func:`subject_of`)."""
     from autoaudit.models import ActivityLog
 
     subjects: dict[str, set[str | None]] = {}
-    for draft in drafts:
-        subjects.setdefault(draft.computed_entity, set()).add(draft.entity_pk)
-    condition = Q()
-    for entity, pks in subjects.items():
-        keys = {pk for pk in pks if pk is not None}
-        part = Q(computed_entity=entity) & (
-            Q(entity_pk__in=keys) | Q(entity_pk__isnull=True)
-            if None in pks
-            else Q(entity_pk__in=keys)
-        )
-        condition |= part
+    for computed, pk in subjects_:
+        subjects.setdefault(computed, set()).add(pk)
     if not subjects:
         return set()
+    condition = Q()
+    for entity, pks in subjects.items():
+        keys = Q(entity_pk__in={pk for pk in pks if pk is not None})
+        if None in pks:  # a log about a model, not one object
+            keys |= Q(entity_pk__isnull=True)
+        condition |= Q(computed_entity=entity) & keys
     rows = (
         ActivityLog.objects.using(alias)
         .filter(condition, extra_data__imported_from__source=source)
@@ -361,19 +371,16 @@ def run(
     for read, entries in source.entries(models, since, batch_size):
         done += read
         kept = [e for e in entries if since is None or e.when >= since]
-        actors = _actors(kept)
-        drafts = [
-            draft_of(e, source.name, actors.get(e.user_pk) or e.actor or system_actor())
-            for e in kept
-        ]
-        existing = imported_ids(source.name, drafts, alias)
+        # What is imported already is found first: a rerun assembles nothing.
+        existing = imported_ids(source.name, map(subject_of, kept), alias)
+        fresh = [e for e in kept if e.source_id not in existing]
+        actors = _actors(fresh)
         new = [
-            d
-            for d in drafts
-            if d.extra_data and d.extra_data["imported_from"]["id"] not in existing
+            draft_of(e, source.name, actors.get(e.user_pk) or e.actor or system_actor())
+            for e in fresh
         ]
         result.read += read
-        result.skipped += len(drafts) - len(new)
+        result.skipped += len(kept) - len(new)
         result.imported += len(new)
         for draft in new:
             result.by_action[draft.action] = result.by_action.get(draft.action, 0) + 1
