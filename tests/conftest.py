@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC
+from pathlib import Path
 from typing import Any, Unpack
 
 import crum
@@ -18,6 +20,14 @@ from autoaudit.actors.request import current_request
 from autoaudit.tracking.registry import registry
 from autoaudit.values import diff
 from tests.typing_support import M, Track, TrackOptions
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """``tests/importers`` runs on its own settings (it installs the packages
+    it imports from): ``pytest --ds=tests.importers.settings tests/importers``."""
+    if collection_path == Path(__file__).parent / "importers":
+        return os.environ.get("DJANGO_SETTINGS_MODULE") != "tests.importers.settings" or None
+    return None
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,8 @@ PostgreSQL's one statement per save."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import logging
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -19,8 +21,8 @@ from pytest_django import Settings
 import autoaudit
 from autoaudit.models import ActivityLog
 from autoaudit.signals import LogDraft, PendingLog, post_log, pre_log
-from autoaudit.tracking import hooks
-from autoaudit.tracking.record import COLUMNS
+from autoaudit.tracking import hooks, store
+from autoaudit.tracking.record import COLUMNS, assemble
 from tests.testapp.models import Product, Tag, UUIDItem
 from tests.typing_support import Track
 
@@ -295,3 +297,24 @@ def test_post_log_for_manual_logs_and_under_on_error_log(settings: Settings, con
     connect(post_log, lambda sender, draft, **kwargs: received.append(draft.action))
     autoaudit.log_activity(None, "download", "report", entity_id=3)
     assert received == ["download"]
+
+
+def test_a_draft_with_its_own_time_keeps_it_through_pre_log(connect: Any) -> None:
+    """Imported history (``autoaudit_import``) gives drafts the source's time;
+    the store writes it and a ``pre_log`` receiver does not lose it."""
+    when = datetime.datetime(2021, 5, 4, 3, 2, 1, 123456, tzinfo=datetime.UTC)
+    connect(pre_log, tag, sender=Product)
+    drafts = [
+        dataclasses.replace(
+            assemble("update", model=Product, pk=pk, new={"stock": pk}, changed=["stock"]),
+            created_at=when if pk == 1 else None,
+        )
+        for pk in (1, 2)
+    ]
+    store.write(drafts, "default")
+    logs = list(ActivityLog.objects.order_by("entity_id"))
+    assert logs[0].created_at == when
+    assert logs[1].created_at > when  # stamped now, as every change made today
+    assert [log.extra_data for log in logs] == [{"tenant": "acme"}] * 2
+    with pytest.raises(AttributeError):
+        PendingLog(drafts[0]).created_at = when  # not a column a receiver sets

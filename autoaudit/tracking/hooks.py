@@ -66,12 +66,13 @@ class PendingLog:
     ``changed_fields``, ``description``, ``extra_data``, ``user``,
     ``actor_type``, ``actor_name``, ``actor_metadata`` ...), already masked;
     set one to change what is written. ``created_at`` and ``id`` are the
-    database's.
+    database's (an imported row keeps its source's time).
     """
 
-    __slots__ = ("_columns",)
+    __slots__ = ("_columns", "_created_at")
 
     def __init__(self, draft: LogDraft) -> None:
+        object.__setattr__(self, "_created_at", draft.created_at)
         columns = draft.columns()
         for name in _JSON_COLUMNS:  # a receiver may change them in place
             columns[name] = copy.deepcopy(columns[name])
@@ -105,7 +106,7 @@ class PendingLog:
             columns["entity_name"] = shorten(safe_str(columns["entity_name"]), NAME_LENGTH)
         if columns["description"] is not None:
             columns["description"] = safe_str(columns["description"])
-        return LogDraft(**columns)
+        return LogDraft(**columns, created_at=self._created_at)
 
 
 def sender_of(computed_entity: str) -> type[models.Model] | None:

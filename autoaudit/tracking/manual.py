@@ -144,13 +144,15 @@ def _entity_override(instance: models.Model, kwargs: dict[str, Any]) -> tuple[st
     return kwargs.pop("entity", entity), kwargs.pop("computed_entity", computed)
 
 
-def _loggable(instance: models.Model) -> tuple[models.Field[Any, Any], ...]:
-    tracker = registry.tracker_for(type(instance))
+def loggable_fields(model: type[models.Model]) -> tuple[models.Field[Any, Any], ...]:
+    """The fields a log of ``model`` holds: the registered ones, else every
+    concrete field but the key and ``auto_now``/``auto_now_add`` fields."""
+    tracker = registry.tracker_for(model)
     if tracker is not None:
         return tracker.fields
     return tuple(
         f
-        for f in instance._meta.concrete_fields
+        for f in model._meta.concrete_fields
         if not f.primary_key
         and not getattr(f, "auto_now", False)
         and not getattr(f, "auto_now_add", False)
@@ -168,7 +170,7 @@ def log_model_change(
     Returns ``None`` when nothing is written (also inside ``disabled()``)."""
     if is_disabled():
         return None
-    fields = _loggable(instance)
+    fields = loggable_fields(type(instance))
     new = current_values(fields, instance)
     with using_request(request):
         if action == "update":

@@ -66,7 +66,8 @@ class LogDraft:
     the column of the same name. ``created_at`` is stamped by the store
     (when the change happens, for a log written later: see
     :mod:`autoaudit.tracking.deferred`); ``write_id`` is set only for a log
-    a task writes (its retries insert it once).
+    a task writes (its retries insert it once). History imported from another
+    package (``autoaudit_import``) gives its own ``created_at``.
     """
 
     action: str

@@ -138,7 +138,9 @@ class _Insert:
         row = []
         for field, plain, source in zip(self.fields, self.plain, self.sources, strict=True):
             if source is None:
-                value = draft.created_at or now  # auto_now_add: stamped, or now
+                # auto_now_add: the draft's time (a deferred change's,
+                # imported history's), or now
+                value = draft.created_at or now
             elif source == "user":
                 value = user_id(draft.user, self.user_model)
             else:
@@ -297,12 +299,18 @@ def defers(using: str) -> bool:
 
 
 def _stamped(drafts: Sequence[LogDraft], *, keyed: bool) -> list[LogDraft]:
-    """The drafts with ``created_at`` (now: when the change happens) and, if
-    ``keyed``, a ``write_id`` that makes a repeated insert a no-op."""
+    """The drafts with ``created_at`` (now: when the change happens; a time
+    a draft brings, imported history's, is kept) and, if ``keyed``, a
+    ``write_id`` that makes a repeated insert a no-op."""
     now = timezone.now()
-    if keyed:
-        return [dataclasses.replace(d, created_at=now, write_id=uuid.uuid4().hex) for d in drafts]
-    return [dataclasses.replace(d, created_at=now) for d in drafts]
+    return [
+        dataclasses.replace(
+            d,
+            created_at=d.created_at or now,
+            write_id=uuid.uuid4().hex if keyed else d.write_id,
+        )
+        for d in drafts
+    ]
 
 
 def _defer(drafts: Sequence[LogDraft], using: str) -> None:
