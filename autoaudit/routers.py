@@ -72,7 +72,9 @@ class AuditRouter:
     def allow_relation(self, obj1: models.Model, obj2: models.Model, **hints: Any) -> bool | None:
         """A log and its user may live in different databases (the user FK
         has no database constraint)."""
-        pair = {type(obj1)._meta.label_lower, type(obj2)._meta.label_lower}
+        # ``obj._meta``, not ``type(obj)._meta``: a request's user is a
+        # lazy object whose type is not the model's.
+        pair = {obj1._meta.label_lower, obj2._meta.label_lower}
         user = get_user_model()._meta.label_lower
         if pair == {"autoaudit.activitylog", user}:
             return True

@@ -171,6 +171,14 @@ ID = {
     "related entity type": "tipe entitas terkait",
     "related entity id": "id entitas terkait",
     "changes summary": "ringkasan perubahan",
+    # Dashboard analytics (issue 17)
+    "Activity patterns": "Pola aktivitas",
+    "Activity by weekday and hour, last 30 days (%(zone)s)": (
+        "Aktivitas per hari dan jam, 30 hari terakhir (%(zone)s)"
+    ),
+    "%(total)s activity by weekday and hour": "%(total)s aktivitas per hari dan jam",
+    "Guest conversion, last 30 days": "Konversi tamu, 30 hari terakhir",
+    "%(converted)s of %(guests)s guest logged in": "%(converted)s dari %(guests)s tamu masuk",
     # Request ids (issue 15)
     "Request": "Permintaan",
     "Everything in this request": "Semua dalam permintaan ini",

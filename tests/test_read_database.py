@@ -42,6 +42,12 @@ def log_queries(queries: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in queries.captured_queries if "activity_logs" in q["sql"]]
 
 
+def log_reads(queries: CaptureQueriesContext) -> list[str]:
+    """Those that read it (the audit of the audit log writes its entry of
+    a read to the primary, as every write)."""
+    return [sql for sql in log_queries(queries) if not sql.startswith("INSERT")]
+
+
 @pytest.fixture
 def routed(settings: Settings) -> Iterator[Settings]:
     settings.DATABASE_ROUTERS = ROUTERS
@@ -54,7 +60,7 @@ def routed(settings: Settings) -> Iterator[Settings]:
 @pytest.mark.parametrize("key", ["DATABASE", "READ_DATABASE"])
 @pytest.mark.parametrize("value", ["", " default", 3, ["default"]])
 def test_an_alias_that_is_not_a_name_fails_at_setup(key: str, value: object) -> None:
-    with pytest.raises(ImproperlyConfigured, match=f"AUTOAUDIT\\['{key}'\\] must be a database"):
+    with pytest.raises(ImproperlyConfigured, match=f"AUTOAUDIT\\['{key}'\\] must be an alias"):
         parse_settings({key: value})
 
 
@@ -251,7 +257,7 @@ def test_timeline_and_admin_read_the_replica(
         assert response.status_code == 200, url
         assert "Lamp" in response.content.decode(), url
         assert log_queries(on_replica), url
-        assert log_queries(on_default) == [], url
+        assert log_reads(on_default) == [], url
 
 
 @needs_replica
@@ -288,7 +294,7 @@ def test_export_reads_and_archive_selects_on_the_replica(replica: Settings, tmp_
         call_command("autoaudit_export", stdout=out, stderr=io.StringIO())
     assert out.getvalue().count('"entity_name"') == 2
     assert log_queries(on_replica)
-    assert log_queries(on_default) == []
+    assert log_reads(on_default) == []
 
     with (
         CaptureQueriesContext(connections["replica"]) as on_replica,
@@ -307,4 +313,7 @@ def test_export_reads_and_archive_selects_on_the_replica(replica: Settings, tmp_
     assert read_sql and all(sql.startswith("SELECT") for sql in read_sql)
     written = log_queries(on_default)
     assert any(sql.startswith("DELETE") for sql in written)
-    assert [log.entity_name for log in ActivityLog.objects.using("default").all()] == ["new"]
+    # (Not counting the export's and the archive's own entries: the audit
+    # of the audit log.)
+    left = ActivityLog.objects.using("default").exclude(computed_entity="autoaudit.ActivityLog")
+    assert [log.entity_name for log in left] == ["new"]

@@ -286,7 +286,11 @@ def ensure_months(
 
 
 def _old_indexes(cursor: Any, table: str) -> list[tuple[str, str]]:
-    """``(name, definition)`` of the plain table's indexes, less its primary key."""
+    """``(name, definition)`` of the plain table's indexes, less its primary key
+    (a definition is ``[UNIQUE ]USING ...``). A unique index is kept only if
+    it holds both partition keys (``actor_type``, ``created_at``), as
+    PostgreSQL requires of a unique index on a partitioned table (migration
+    0006's ``uniq_actlog_write`` does)."""
     cursor.execute(
         "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
         "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = to_regclass(%s) "
@@ -296,12 +300,14 @@ def _old_indexes(cursor: Any, table: str) -> list[tuple[str, str]]:
     found = []
     for name, definition in cursor.fetchall():
         match = _INDEX.match(definition)
-        if match is None or match.group(1):
+        using = match.group(4) if match is not None else ""
+        columns = set(re.findall(r"\w+", using.partition("(")[2]))
+        if match is None or (match.group(1) and not {"actor_type", "created_at"} <= columns):
             raise PartitionError(
                 f"the index {name} ({definition}) cannot be rebuilt on a partitioned "
                 "table: a unique index there must contain actor_type and created_at."
             )
-        found.append((name, match.group(4)))
+        found.append((name, f"{match.group(1) or ''}{using}"))
     return found
 
 
@@ -386,8 +392,9 @@ def convert(
                 copied += cursor.rowcount
             progress(f"copied {copied} rows (ids up to {min(first + batch_size - 1, high)})")
     with transaction.atomic(using=alias), connection.cursor() as cursor:
-        for name, using in indexes:
-            cursor.execute(f"CREATE INDEX {q(name + NEW_SUFFIX)} ON {q(new)} {using}")
+        for name, definition in indexes:
+            unique, _, using = definition.rpartition("USING ")
+            cursor.execute(f"CREATE {unique}INDEX {q(name + NEW_SUFFIX)} ON {q(new)} USING {using}")
     progress(f"built {len(indexes)} indexes")
 
     def swap(cursor: Any) -> None:
