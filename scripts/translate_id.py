@@ -171,6 +171,31 @@ ID = {
     "related entity type": "tipe entitas terkait",
     "related entity id": "id entitas terkait",
     "changes summary": "ringkasan perubahan",
+    # Wave 2 columns, seals and the admin's revert (issues 15-17)
+    "request id": "id permintaan",
+    "write id": "id penulisan",
+    "first id": "id pertama",
+    "last id": "id terakhir",
+    "row count": "jumlah baris",
+    "digest": "digest",
+    "previous digest": "digest sebelumnya",
+    "MAC format version": "versi format MAC",
+    "row MACs": "MAC baris",
+    "seal": "segel",
+    "seals": "segel",
+    "anonymised": "dianonimkan",
+    "erased": "dihapus total",
+    "pruned": "dipangkas",
+    "archived": "diarsipkan",
+    "row id": "id baris",
+    "kind": "jenis",
+    "old MAC": "MAC lama",
+    "new MAC": "MAC baru",
+    "MAC": "MAC",
+    "seal event": "peristiwa segel",
+    "seal events": "peristiwa segel",
+    "No, take me back": "Tidak, kembali",
+    "yes,no,maybe": "ya,tidak,mungkin",
     # Dashboard analytics (issue 17)
     "Activity patterns": "Pola aktivitas",
     "Activity by weekday and hour, last 30 days (%(zone)s)": (
@@ -225,6 +250,9 @@ def main() -> int:
         return f"msgid {match.group(1)}msgid_plural {match.group(2)}msgstr[0] {_quote(ID[msgid])}\n"
 
     text = PLURAL.sub(fill_plural, text)
+    # Indonesian has one plural form (the header says nplurals=1): a second
+    # msgstr[] that makemessages may add fails ``msgfmt --check``.
+    text = re.sub(r'^msgstr\[1\] "[^\n]*\n(?:"[^\n]*\n)*', "", text, flags=re.M)
     text = text.replace("#, fuzzy\n", "", 1)
     text = re.sub(r'"Language: \\n"', r'"Language: id\\n"', text)
     text = re.sub(r'"Plural-Forms: [^"]*"', r'"Plural-Forms: nplurals=1; plural=0;\\n"', text)

@@ -129,12 +129,16 @@ if "other" not in DATABASES and not os.environ.get("AUTOAUDIT_TEST_DB_EXACT_NAME
 # The log database of the DATABASE-setting tests (AUTOAUDIT["DATABASE"] =
 # "audit"): a separate database on the same backend, asked for with
 # ``databases={"default", "audit"}``.
-DATABASES["audit"] = {
-    **copy.deepcopy(DATABASES["default"]),
-    "NAME": BASE_DIR / f"{_NAME}-audit-tests.sqlite3" if _BACKEND == "sqlite" else f"{_NAME}_audit",
-}
-if _BACKEND == "sqlite":
-    DATABASES["audit"]["TEST"] = {"NAME": DATABASES["audit"]["NAME"]}
+# (Not in a test's worker process, as "other" above.)
+if not os.environ.get("AUTOAUDIT_TEST_DB_EXACT_NAME"):
+    DATABASES["audit"] = {
+        **copy.deepcopy(DATABASES["default"]),
+        "NAME": BASE_DIR / f"{_NAME}-audit-tests.sqlite3"
+        if _BACKEND == "sqlite"
+        else f"{_NAME}_audit",
+    }
+    if _BACKEND == "sqlite":
+        DATABASES["audit"]["TEST"] = {"NAME": DATABASES["audit"]["NAME"]}
 
 # Task backends for WRITE_MODE="task" tests (tests/test_write_modes.py):
 # Django's default (runs a task at once), one that only records what was
@@ -150,7 +154,7 @@ if find_spec("django_tasks_db") is not None:
         INSTALLED_APPS.append("django_tasks")
     INSTALLED_APPS.append("django_tasks_db")
     TASKS["db"] = {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
-if _BACKEND in ("postgres", "postgresql"):
+if _BACKEND in ("postgres", "postgresql") and not os.environ.get("AUTOAUDIT_TEST_DB_EXACT_NAME"):
     # READ_DATABASE tests (tests/test_read_database.py): "replica" is a test
     # mirror of "default", as a streaming replica would be; no database of
     # its own is created. Only transactional tests see through it.

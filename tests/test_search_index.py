@@ -33,7 +33,12 @@ def _leaf() -> tuple[str, str]:
 def _index_names() -> set[str]:
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, TABLE)
-    return {name for name, info in constraints.items() if info["index"] and not info["primary_key"]}
+    # Unique constraints are not these indexes (MariaDB lists them as indexes too).
+    return {
+        name
+        for name, info in constraints.items()
+        if info["index"] and not info["primary_key"] and not info["unique"]
+    }
 
 
 def _migrate(target: tuple[str, str]) -> None:
