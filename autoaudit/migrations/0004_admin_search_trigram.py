@@ -25,6 +25,8 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, migrations, transaction
 
+from autoaudit.migrations._online import concurrently, prepare
+
 #: index name -> the searched column
 TRIGRAM_INDEXES = {
     "idx_actlog_trgm_actor_id": "actor_identifier",
@@ -67,12 +69,6 @@ def _ensure_extension(connection: Any) -> None:
             ) from exc
 
 
-def _concurrently(connection: Any) -> str:
-    # Outside a transaction (the usual ``migrate``), build without locking
-    # out writes; inside one (a test's migration executor), plainly.
-    return "" if connection.in_atomic_block else " CONCURRENTLY"
-
-
 def create_indexes(apps: Any, schema_editor: Any) -> None:
     if not _postgres(schema_editor):
         return
@@ -81,22 +77,14 @@ def create_indexes(apps: Any, schema_editor: Any) -> None:
     model = apps.get_model("autoaudit", "ActivityLog")
     quote = connection.ops.quote_name
     table = model._meta.db_table
-    how = _concurrently(connection)
+    how = concurrently(connection)
     with connection.cursor() as cursor:
         for name, field_name in TRIGRAM_INDEXES.items():
-            # A CONCURRENTLY build that failed leaves an invalid index behind,
-            # which IF NOT EXISTS would keep: drop it and build it again.
-            cursor.execute(
-                "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                "WHERE c.relname = %s AND pg_table_is_visible(c.oid)",
-                [name],
-            )
-            row = cursor.fetchone()
-            if row is not None and row[0]:
-                cursor.execute(f"DROP INDEX{how} IF EXISTS {quote(name)}")
+            if prepare(connection, name):
+                continue  # built already
             column = quote(model._meta.get_field(field_name).column)
             cursor.execute(
-                f"CREATE INDEX{how} IF NOT EXISTS {quote(name)} ON {quote(table)} "
+                f"CREATE INDEX{how} {quote(name)} ON {quote(table)} "
                 f"USING gin ((UPPER({column}::text)) gin_trgm_ops)"
             )
 
@@ -105,7 +93,7 @@ def drop_indexes(apps: Any, schema_editor: Any) -> None:
     if not _postgres(schema_editor):
         return
     connection = schema_editor.connection
-    how = _concurrently(connection)
+    how = concurrently(connection)
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         for name in TRIGRAM_INDEXES:

@@ -14,13 +14,15 @@ from typing import Any
 
 from django.db import migrations, models
 
+from autoaudit.migrations._online import prepare
+
 
 class AddIndexOnline(migrations.AddIndex):
     """``AddIndex`` that does not lock out writes on PostgreSQL.
 
-    Outside a transaction it builds ``CONCURRENTLY``, first dropping an
-    invalid index a failed concurrent build left behind; inside one (a
-    test's migration executor) it builds plainly, as ``AddIndex`` does.
+    Outside a transaction it builds ``CONCURRENTLY`` (see
+    :mod:`autoaudit.migrations._online`); inside one (a test's migration
+    executor) it builds plainly, as ``AddIndex`` does.
     """
 
     def database_forwards(
@@ -33,19 +35,8 @@ class AddIndexOnline(migrations.AddIndex):
         if connection.vendor != "postgresql" or connection.in_atomic_block:
             schema_editor.add_index(model, self.index)
             return
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                "WHERE c.relname = %s AND pg_table_is_visible(c.oid)",
-                [self.index.name],
-            )
-            row = cursor.fetchone()
-            if row is not None and row[0]:
-                cursor.execute(
-                    f"DROP INDEX CONCURRENTLY IF EXISTS {connection.ops.quote_name(self.index.name)}"
-                )
-            elif row is not None:
-                return  # built already by a run that failed later
+        if prepare(connection, self.index.name):
+            return  # built already by a run that failed later
         schema_editor.add_index(model, self.index, concurrently=True)
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db import migrations, models
 
+from autoaudit.migrations._online import prepare
+
 
 class AddUniqueOnline(migrations.AddConstraint):
     """``AddConstraint`` of a plain ``UniqueConstraint`` that does not lock
@@ -38,19 +40,10 @@ class AddUniqueOnline(migrations.AddConstraint):
             quote(model._meta.get_field(field).column) for field in fields
         )
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT i.indisvalid, EXISTS (SELECT 1 FROM pg_constraint WHERE conname = %s) "
-                "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                "WHERE c.relname = %s AND pg_table_is_visible(c.oid)",
-                [name, name],
-            )
-            row = cursor.fetchone()
-            if row is not None and row[1]:
+            cursor.execute("SELECT 1 FROM pg_constraint WHERE conname = %s", [name])
+            if cursor.fetchone() is not None:
                 return  # attached already by a run that failed later
-            if row is not None and not row[0]:
-                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(name)}")
-                row = None
-            if row is None:
+            if not prepare(connection, name):
                 cursor.execute(
                     f"CREATE UNIQUE INDEX CONCURRENTLY {quote(name)} ON {table} ({columns})"
                 )

@@ -21,6 +21,8 @@ from typing import Any
 
 from django.db import migrations
 
+from autoaudit.migrations._online import concurrently, prepare
+
 INDEX = "idx_actlog_tags_gin"
 
 
@@ -30,21 +32,11 @@ def _create(apps: Any, schema_editor: Any) -> None:
         return
     quote = connection.ops.quote_name
     name, table = quote(INDEX), quote(apps.get_model("autoaudit", "ActivityLog")._meta.db_table)
-    online = not connection.in_atomic_block
+    if prepare(connection, INDEX):
+        return  # built already
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "WHERE c.relname = %s AND pg_table_is_visible(c.oid)",
-            [INDEX],
-        )
-        row = cursor.fetchone()
-        if row is not None and not row[0]:
-            return  # built already
-        if row is not None:
-            cursor.execute(f"DROP INDEX {'CONCURRENTLY ' if online else ''}IF EXISTS {name}")
-        cursor.execute(
-            f"CREATE INDEX {'CONCURRENTLY ' if online else ''}{name} "
-            f"ON {table} USING gin (tags jsonb_path_ops)"
+            f"CREATE INDEX{concurrently(connection)} {name} ON {table} USING gin (tags jsonb_path_ops)"
         )
 
 
@@ -52,9 +44,9 @@ def _drop(apps: Any, schema_editor: Any) -> None:
     connection = schema_editor.connection
     if connection.vendor != "postgresql":
         return
-    online = "CONCURRENTLY " if not connection.in_atomic_block else ""
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP INDEX {online}IF EXISTS {connection.ops.quote_name(INDEX)}")
+        how = concurrently(connection)
+        cursor.execute(f"DROP INDEX{how} IF EXISTS {connection.ops.quote_name(INDEX)}")
 
 
 class Migration(migrations.Migration):

@@ -110,6 +110,50 @@ class Source(Protocol):
         """Batches of (source rows read, entries), oldest first per object."""
 
 
+class SnapshotTables:
+    """Base of the sources that keep one table of full snapshots per tracked
+    model (django-simple-history, django-pghistory): each table is read in
+    order, oldest first per object, and its snapshots diffed
+    (:func:`paged`)."""
+
+    name: str
+
+    def tables(self, models: Sequence[type[models.Model]] | None) -> list[type[models.Model]]:
+        """The snapshot tables of ``models`` (every tracked model: ``None``)."""
+        raise NotImplementedError
+
+    def snapshots(self, table: type[models.Model], batch_size: int) -> Iterator[Snapshot]:
+        """The snapshots of one table, in order."""
+        raise NotImplementedError
+
+    def count(self, models: Sequence[type[models.Model]] | None) -> int:
+        return sum(table._default_manager.count() for table in self.tables(models))
+
+    def entries(
+        self,
+        models: Sequence[type[models.Model]] | None,
+        since: dt.datetime | None,
+        batch_size: int,
+    ) -> Iterator[tuple[int, list[Entry]]]:
+        for table in self.tables(models):
+            yield from paged(self.snapshots(table, batch_size), batch_size)
+
+
+def content_type_rows(
+    model: type[models.Model], models: Sequence[type[models.Model]] | None
+) -> models.QuerySet[Any]:
+    """The rows of a source ``model`` that names its subject by content type
+    (django-auditlog's ``LogEntry``, django-reversion's ``Version``), of
+    ``models`` only unless ``None``."""
+    from django.contrib.contenttypes.models import ContentType
+
+    rows = model._default_manager.all()
+    if models is not None:
+        types = ContentType.objects.get_for_models(*models, for_concrete_models=False)
+        rows = rows.filter(content_type__in=list(types.values()))
+    return rows
+
+
 def system_actor() -> dict[str, Any]:
     """The actor of a change the source knows no actor of."""
     return {"user": None, "actor_type": ActorType.SYSTEM}

@@ -21,7 +21,13 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 
 from autoaudit.enums import ActionType
-from autoaudit.lifecycle.importers.core import Entry, ImportSourceError, guest_actor, system_actor
+from autoaudit.lifecycle.importers.core import (
+    Entry,
+    ImportSourceError,
+    content_type_rows,
+    guest_actor,
+    system_actor,
+)
 from autoaudit.tracking.manual import loggable_fields
 
 #: auditlog's ``LogEntry.Action`` values.
@@ -109,13 +115,7 @@ class AuditlogSource:
         return found
 
     def _rows(self, models_: Sequence[type[models.Model]] | None) -> models.QuerySet[Any]:
-        from django.contrib.contenttypes.models import ContentType
-
-        rows = self.model._default_manager.all()
-        if models_ is not None:
-            types = ContentType.objects.get_for_models(*models_, for_concrete_models=False)
-            rows = rows.filter(content_type__in=list(types.values()))
-        return rows
+        return content_type_rows(self.model, models_)
 
     def count(self, models_: Sequence[type[models.Model]] | None) -> int:
         return self._rows(models_).count()

@@ -11,7 +11,6 @@ among the loaded models by their ``pgh_tracked_model``.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -20,10 +19,9 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from autoaudit.lifecycle.importers.core import (
-    Entry,
     ImportSourceError,
     Snapshot,
-    paged,
+    SnapshotTables,
     system_actor,
 )
 
@@ -63,7 +61,7 @@ def _field(model: type[models.Model], name: str) -> models.Field[Any, Any] | Non
     return found if isinstance(found, models.Field) else None
 
 
-class PghistorySource:
+class PghistorySource(SnapshotTables):
     """``autoaudit_import --from pghistory``."""
 
     name = "pghistory"
@@ -71,19 +69,10 @@ class PghistorySource:
     def __init__(self) -> None:
         event_models()  # the package is installed
 
-    def count(self, models_: Sequence[type[models.Model]] | None) -> int:
-        return sum(t._default_manager.count() for t in _select(models_))
+    def tables(self, models_: Sequence[type[models.Model]] | None) -> list[type[models.Model]]:
+        return _select(models_)
 
-    def entries(
-        self,
-        models_: Sequence[type[models.Model]] | None,
-        since: dt.datetime | None,
-        batch_size: int,
-    ) -> Iterator[tuple[int, list[Entry]]]:
-        for table in _select(models_):
-            yield from paged(self._snapshots(table, batch_size), batch_size)
-
-    def _snapshots(self, table: type[models.Model], batch_size: int) -> Iterator[Snapshot]:
+    def snapshots(self, table: type[models.Model], batch_size: int) -> Iterator[Snapshot]:
         model: type[models.Model] = table.pgh_tracked_model  # type: ignore[attr-defined]
         pk_name = model._meta.pk.name
         obj = _field(table, "pgh_obj")

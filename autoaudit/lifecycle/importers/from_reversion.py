@@ -23,6 +23,7 @@ from autoaudit.lifecycle.importers.core import (
     Entry,
     ImportSourceError,
     Snapshot,
+    content_type_rows,
     paged,
     system_actor,
 )
@@ -46,13 +47,7 @@ class ReversionSource:
         self.model = _version_model()
 
     def _rows(self, models_: Sequence[type[models.Model]] | None) -> models.QuerySet[Any]:
-        from django.contrib.contenttypes.models import ContentType
-
-        rows = self.model._default_manager.all()
-        if models_ is not None:
-            types = ContentType.objects.get_for_models(*models_, for_concrete_models=False)
-            rows = rows.filter(content_type__in=list(types.values()))
-        return rows
+        return content_type_rows(self.model, models_)
 
     def count(self, models_: Sequence[type[models.Model]] | None) -> int:
         return self._rows(models_).count()

@@ -11,7 +11,6 @@ found among the loaded models (those with ``instance_type`` and a
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -20,10 +19,9 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from autoaudit.lifecycle.importers.core import (
-    Entry,
     ImportSourceError,
     Snapshot,
-    paged,
+    SnapshotTables,
     system_actor,
 )
 
@@ -68,7 +66,7 @@ def _select(models_: Sequence[type[models.Model]] | None) -> list[type[models.Mo
     return [t for t in tables if getattr(t, "instance_type", None) in wanted]
 
 
-class SimpleHistorySource:
+class SimpleHistorySource(SnapshotTables):
     """``autoaudit_import --from simple-history``."""
 
     name = "simple-history"
@@ -76,19 +74,10 @@ class SimpleHistorySource:
     def __init__(self) -> None:
         historical_models()  # the package is installed
 
-    def count(self, models_: Sequence[type[models.Model]] | None) -> int:
-        return sum(t._default_manager.count() for t in _select(models_))
+    def tables(self, models_: Sequence[type[models.Model]] | None) -> list[type[models.Model]]:
+        return _select(models_)
 
-    def entries(
-        self,
-        models_: Sequence[type[models.Model]] | None,
-        since: dt.datetime | None,
-        batch_size: int,
-    ) -> Iterator[tuple[int, list[Entry]]]:
-        for table in _select(models_):
-            yield from paged(self._snapshots(table, batch_size), batch_size)
-
-    def _snapshots(self, table: type[models.Model], batch_size: int) -> Iterator[Snapshot]:
+    def snapshots(self, table: type[models.Model], batch_size: int) -> Iterator[Snapshot]:
         model: type[models.Model] = table.instance_type  # type: ignore[attr-defined]
         pk_name = model._meta.pk.name
         copied = [
