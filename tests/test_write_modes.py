@@ -238,7 +238,10 @@ def task_mode(settings: Settings, track: Track) -> None:
 
 
 def _dummy_results() -> list[Any]:
-    from django.tasks import task_backends
+    try:
+        from django.tasks import task_backends
+    except ImportError:  # Django 5.2: the django-tasks backport
+        from django_tasks import task_backends  # type: ignore[no-redef,import-not-found,unused-ignore]
 
     backend: Any = task_backends["dummy"]
     return backend.results  # type: ignore[no-any-return]
