@@ -241,7 +241,7 @@ def _dummy_results() -> list[Any]:
     try:
         from django.tasks import task_backends
     except ImportError:  # Django 5.2: the django-tasks backport
-        from django_tasks import task_backends  # type: ignore[no-redef,import-not-found,unused-ignore]
+        from django_tasks import task_backends  # type: ignore[assignment,no-redef,import-not-found,unused-ignore]
 
     backend: Any = task_backends["dummy"]
     return backend.results  # type: ignore[no-any-return]
