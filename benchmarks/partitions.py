@@ -146,8 +146,18 @@ def load(alias: str, rows: int, now: dt.datetime) -> tuple[int, float]:
             "WHERE tablename = 'activity_logs' AND indexname <> 'activity_logs_pkey'"
         )
         indexes = cursor.fetchall()
+        # A unique constraint's index (migration 0006's uniq_actlog_write on
+        # the plain table) goes with its constraint, and comes back as one.
+        cursor.execute(
+            "SELECT conname FROM pg_constraint "
+            "WHERE conrelid = 'activity_logs'::regclass AND contype = 'u'"
+        )
+        constraints = {row[0] for row in cursor.fetchall()}
         for name, _definition in indexes:
-            cursor.execute(f'DROP INDEX "{name}"')
+            if name in constraints:
+                cursor.execute(f'ALTER TABLE activity_logs DROP CONSTRAINT "{name}"')
+            else:
+                cursor.execute(f'DROP INDEX "{name}"')
     started = time.perf_counter()
     if alias == "plain":
         scale.fill(connection, rows, target.pk)
@@ -155,8 +165,12 @@ def load(alias: str, rows: int, now: dt.datetime) -> tuple[int, float]:
         copy_rows("plain", alias)
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '256MB'")
-        for _name, definition in indexes:
+        for name, definition in indexes:
             cursor.execute(definition)
+            if name in constraints:
+                cursor.execute(
+                    f'ALTER TABLE activity_logs ADD CONSTRAINT "{name}" UNIQUE USING INDEX "{name}"'
+                )
         cursor.execute("ANALYZE activity_logs")
     return target.pk, time.perf_counter() - started
 
